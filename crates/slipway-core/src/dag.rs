@@ -1,0 +1,159 @@
+//! The stage graph: an edge runs from a stage to each stage it depends on, whether
+//! written in `needs` (explicit) or implied by a template reading its outputs.
+
+use petgraph::algo::tarjan_scc;
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::EdgeRef;
+
+use crate::diagnostic::{Code, Diagnostic};
+use crate::source::Span;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EdgeKind {
+    /// Listed in `needs`.
+    Explicit,
+    /// Implied by a template reading `stages.ID.…` (and not also in `needs`).
+    Implicit,
+}
+
+#[derive(Debug, Clone)]
+pub struct Edge {
+    pub kind: EdgeKind,
+    /// Where the dependency is written.
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct StageNode {
+    pub id: String,
+    /// The kind's name, when the stage decoded.
+    pub kind: Option<&'static str>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Dag {
+    pub graph: DiGraph<StageNode, Edge>,
+}
+
+impl Dag {
+    pub fn add_stage(&mut self, id: &str, kind: Option<&'static str>) -> NodeIndex {
+        self.graph.add_node(StageNode { id: id.to_owned(), kind })
+    }
+
+    pub fn index(&self, id: &str) -> Option<NodeIndex> {
+        self.graph.node_indices().find(|&i| self.graph[i].id == id)
+    }
+
+    /// Records that `from` depends on `to`. An explicit edge wins over an implicit one.
+    pub fn add_dependency(&mut self, from: NodeIndex, to: NodeIndex, kind: EdgeKind, span: Span) {
+        if let Some(e) = self.graph.find_edge(from, to) {
+            if kind == EdgeKind::Explicit {
+                self.graph[e] = Edge { kind, span };
+            }
+            return;
+        }
+        self.graph.add_edge(from, to, Edge { kind, span });
+    }
+
+    /// The stages `id` depends on directly.
+    pub fn dependencies(&self, node: NodeIndex) -> impl Iterator<Item = NodeIndex> + '_ {
+        self.graph.neighbors(node)
+    }
+
+    /// One diagnostic per cycle, naming the whole path: `a -> b -> c -> a`.
+    pub fn cycles(&self) -> Vec<Diagnostic> {
+        let mut out = Vec::new();
+        for scc in tarjan_scc(&self.graph) {
+            if scc.len() < 2 {
+                continue;
+            }
+            let start = *scc.iter().min_by_key(|n| n.index()).expect("non-empty scc");
+            let path = self.cycle_through(start, &scc);
+            let names: Vec<&str> = path.iter().map(|&n| self.graph[n].id.as_str()).collect();
+            let edges: Vec<&Edge> =
+                path.windows(2).map(|w| &self.graph[self.graph.find_edge(w[0], w[1]).expect("edge on cycle")]).collect();
+            let mut d = Diagnostic::error(Code::DependencyCycle, edges[0].span, format!("dependency cycle: {}", names.join(" -> ")))
+                .with_label(format!("`{}` depends on `{}` here", names[0], names[1]));
+            for (i, e) in edges.iter().enumerate().skip(1) {
+                d = d.with_secondary(e.span, format!("`{}` depends on `{}`", names[i], names[i + 1]));
+            }
+            out.push(d.with_help("remove one of these dependencies; a stage cannot wait for itself"));
+        }
+        out
+    }
+
+    /// A path `start -> … -> start` inside one strongly connected component.
+    fn cycle_through(&self, start: NodeIndex, scc: &[NodeIndex]) -> Vec<NodeIndex> {
+        let in_scc = |n: NodeIndex| scc.contains(&n);
+        let mut stack = vec![(start, self.sorted_successors(start))];
+        let mut path = vec![start];
+        let mut seen = vec![start];
+        while let Some((_, succ)) = stack.last_mut() {
+            match succ.pop() {
+                Some(next) if next == start => {
+                    path.push(start);
+                    return path;
+                }
+                Some(next) if in_scc(next) && !seen.contains(&next) => {
+                    seen.push(next);
+                    path.push(next);
+                    let s = self.sorted_successors(next);
+                    stack.push((next, s));
+                }
+                Some(_) => {}
+                None => {
+                    stack.pop();
+                    path.pop();
+                }
+            }
+        }
+        vec![start, start]
+    }
+
+    /// Successors in reverse declaration order (popped first = declared first).
+    fn sorted_successors(&self, n: NodeIndex) -> Vec<NodeIndex> {
+        let mut v: Vec<NodeIndex> = self.graph.edges(n).map(|e| e.target()).collect();
+        v.sort_by_key(|n| std::cmp::Reverse(n.index()));
+        v
+    }
+
+    /// Stages in an order where each comes after everything it depends on.
+    pub fn topological(&self) -> Option<Vec<NodeIndex>> {
+        let mut order = petgraph::algo::toposort(&self.graph, None).ok()?;
+        order.reverse();
+        Some(order)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_the_whole_cycle() {
+        let mut dag = Dag::default();
+        let a = dag.add_stage("a", None);
+        let b = dag.add_stage("b", None);
+        let c = dag.add_stage("c", None);
+        let d = dag.add_stage("d", None);
+        dag.add_dependency(a, b, EdgeKind::Explicit, Span::new(1, 2));
+        dag.add_dependency(b, c, EdgeKind::Implicit, Span::new(3, 4));
+        dag.add_dependency(c, a, EdgeKind::Explicit, Span::new(5, 6));
+        dag.add_dependency(d, a, EdgeKind::Explicit, Span::new(7, 8));
+        let cycles = dag.cycles();
+        assert_eq!(cycles.len(), 1);
+        assert_eq!(cycles[0].message, "dependency cycle: a -> b -> c -> a");
+        assert_eq!(cycles[0].span, Some(Span::new(1, 2)));
+        assert_eq!(cycles[0].secondary.len(), 2);
+        assert!(dag.topological().is_none());
+    }
+
+    #[test]
+    fn orders_dependencies_first() {
+        let mut dag = Dag::default();
+        let a = dag.add_stage("a", None);
+        let b = dag.add_stage("b", None);
+        dag.add_dependency(a, b, EdgeKind::Explicit, Span::default());
+        assert_eq!(dag.topological().unwrap(), vec![b, a]);
+    }
+}

@@ -1,0 +1,96 @@
+//! `changelog`: commits since the last deployed revision.
+
+use indexmap::IndexMap;
+
+use super::checks::{self, exactly_one, span_of};
+use super::{CheckContext, KindSpec, OutputDecl, OutputType};
+use crate::config_struct;
+use crate::decode::{Bounded, Key, Spanned};
+use crate::diagnostic::{Code, Diagnostic};
+use crate::template::Template;
+
+config_struct! {
+    /// The service endpoint that reports which revision is deployed.
+    pub struct DeploymentInfo {
+        /// e.g. `https://api.internal/actuator/info` or `/__version__`.
+        pub url: Template,
+        /// JSON pointer to the SHA in the response: `/git/commit/id` (Spring), `/commit` (Dockerflow).
+        pub pointer: Spanned<String>,
+        #[serde(default)]
+        pub headers: IndexMap<Key, Template>,
+    }
+}
+
+config_struct! {
+    /// Commits from the GitHub compare API.
+    pub struct GithubSource {
+        /// `owner/name`.
+        pub repo: Spanned<String>,
+        /// API base (default `https://api.github.com`; GitHub Enterprise: `https://HOST/api/v3`).
+        pub api_base: Option<Template>,
+        /// Token sent as `Authorization: Bearer`; use a secret.
+        pub token: Option<Template>,
+    }
+}
+
+config_struct! {
+    /// Commits from a local git repository.
+    pub struct GitSource {
+        /// Path to the repository (default: the pipeline file's directory).
+        pub path: Option<Template>,
+    }
+}
+
+config_struct! {
+    /// Lists the commits between the deployed revision and the one going out.
+    pub struct ChangelogConfig {
+        /// The deployed revision, given directly.
+        pub from: Option<Template>,
+        /// The deployed revision, read from the service.
+        pub deployment_info: Option<Spanned<DeploymentInfo>>,
+        /// The revision going out (SHA, tag or branch).
+        pub to: Template,
+        pub github: Option<Spanned<GithubSource>>,
+        pub git: Option<Spanned<GitSource>>,
+        /// Stop after this many commits (default 250).
+        pub max_commits: Option<Bounded<1, 10000>>,
+    }
+}
+
+impl KindSpec for ChangelogConfig {
+    fn outputs(&self) -> Vec<OutputDecl> {
+        vec![
+            OutputDecl::new("commits", OutputType::List, "oldest first: sha, short_sha, author, email, date, subject").untrusted(),
+            OutputDecl::new("count", OutputType::Number, "how many commits"),
+            OutputDecl::new("from", OutputType::String, "the deployed revision (full SHA)"),
+            OutputDecl::new("to", OutputType::String, "the revision going out (full SHA)"),
+            OutputDecl::new("compare_url", OutputType::String, "a link to the comparison, when known"),
+            OutputDecl::new("text", OutputType::String, "one line per commit: short SHA, subject, author").untrusted(),
+        ]
+    }
+
+    fn read_only(&self) -> bool {
+        true
+    }
+
+    fn check(&self, cx: &mut CheckContext<'_>) {
+        exactly_one(cx, &[("from", self.from.as_ref().map(|t| t.span)), ("deployment_info", span_of(&self.deployment_info))]);
+        exactly_one(cx, &[("github", span_of(&self.github)), ("git", span_of(&self.git))]);
+        if let Some(info) = &self.deployment_info {
+            checks::url(cx, &info.url, &["http", "https"]);
+            checks::pointer(cx, &info.pointer);
+        }
+        if let Some(gh) = &self.github {
+            let parts: Vec<&str> = gh.repo.split('/').collect();
+            if parts.len() != 2 || parts.iter().any(|p| p.is_empty()) {
+                cx.push(
+                    Diagnostic::error(Code::InvalidValue, gh.repo.span, format!("`{}` is not `owner/name`", gh.repo.value))
+                        .with_help("write the repository as `owner/name`, e.g. `opentable/restaurant-api`"),
+                );
+            }
+            if let Some(base) = &gh.api_base {
+                checks::url(cx, base, &["http", "https"]);
+            }
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! `notify`: chat messages.
+
+use super::checks::{self, at_least_one, exactly_one};
+use super::{CheckContext, KindSpec, OutputDecl, OutputType, WebhookSink};
+use crate::config_struct;
+use crate::decode::Spanned;
+use crate::model::JsonTemplate;
+use crate::template::Template;
+
+config_struct! {
+    /// Slack: an incoming webhook, or `chat.postMessage` with a bot token and channel.
+    pub struct SlackSink {
+        pub webhook_url: Option<Template>,
+        /// A bot token (`xoxb-…`, scope `chat:write`), used with `channel`.
+        pub token: Option<Template>,
+        pub channel: Option<Template>,
+        /// Reply in this thread (e.g. the `slack_ts` of an earlier notify stage).
+        pub thread_ts: Option<Template>,
+        /// Block Kit blocks; `message` becomes the notification fallback text.
+        pub blocks: Option<JsonTemplate>,
+        /// Overrides `https://slack.com/api` (for proxies and tests).
+        pub api_base: Option<Template>,
+    }
+}
+
+config_struct! {
+    /// Microsoft Teams through a Workflows webhook (answers 202 Accepted).
+    pub struct TeamsSink {
+        pub webhook_url: Template,
+        /// An Adaptive Card body (default: a card holding `message`).
+        pub card: Option<JsonTemplate>,
+    }
+}
+
+config_struct! {
+    /// A Mattermost incoming webhook.
+    pub struct MattermostSink {
+        pub webhook_url: Template,
+        /// The channel name (`town-square`) or `@user`.
+        pub channel: Option<Template>,
+        pub username: Option<Template>,
+    }
+}
+
+config_struct! {
+    /// Sends a chat message to one or more destinations.
+    pub struct NotifyConfig {
+        /// The message (Markdown where the destination supports it).
+        pub message: Template,
+        pub slack: Option<Spanned<SlackSink>>,
+        pub teams: Option<Spanned<TeamsSink>>,
+        pub mattermost: Option<Spanned<MattermostSink>>,
+        pub webhook: Option<Spanned<WebhookSink>>,
+    }
+}
+
+impl KindSpec for NotifyConfig {
+    fn outputs(&self) -> Vec<OutputDecl> {
+        vec![
+            OutputDecl::new("slack_ts", OutputType::String, "the Slack message timestamp (chat.postMessage only), for replies in thread"),
+            OutputDecl::new("slack_channel", OutputType::String, "the Slack channel id (chat.postMessage only)"),
+        ]
+    }
+
+    fn check(&self, cx: &mut CheckContext<'_>) {
+        at_least_one(
+            cx,
+            &[
+                ("slack", self.slack.is_some()),
+                ("teams", self.teams.is_some()),
+                ("mattermost", self.mattermost.is_some()),
+                ("webhook", self.webhook.is_some()),
+            ],
+        );
+        let http = &["http", "https"];
+        if let Some(s) = &self.slack {
+            exactly_one(cx, &[("webhook_url", s.webhook_url.as_ref().map(|t| t.span)), ("token", s.token.as_ref().map(|t| t.span))]);
+            if let Some(url) = &s.webhook_url {
+                checks::url(cx, url, http);
+            }
+            if s.token.is_some() && s.channel.is_none() {
+                exactly_one(cx, &[("channel", None)]);
+            }
+        }
+        if let Some(t) = &self.teams {
+            checks::url(cx, &t.webhook_url, http);
+        }
+        if let Some(m) = &self.mattermost {
+            checks::url(cx, &m.webhook_url, http);
+        }
+        if let Some(w) = &self.webhook {
+            checks::url(cx, &w.url, http);
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! `shell`: a command run with bash, locally or on every host of a role.
+
+use indexmap::IndexMap;
+
+use super::{KindSpec, OutputDecl, OutputType};
+use crate::config_struct;
+use crate::decode::Key;
+use crate::template::{Command, Template};
+
+config_struct! {
+    /// Runs a command with `bash -euo pipefail -c`.
+    pub struct ShellConfig {
+        /// The command. Pass untrusted values through `env:` and quote them: `"$VERSION"`.
+        pub run: Command,
+        /// Environment variables for the command, rendered first.
+        #[serde(default)]
+        pub env: IndexMap<Key, Template>,
+        /// Working directory (default: the pipeline file's directory).
+        pub workdir: Option<Template>,
+        /// Run on every host of this role over SSH instead of locally.
+        pub hosts: Option<Key>,
+        /// Outputs the command writes to the file at `$SLIPWAY_OUTPUT`, as
+        /// `name=value` lines or `name<<EOF` … `EOF` blocks.
+        #[serde(default)]
+        pub outputs: Vec<Key>,
+        /// Exit codes that mean "try again" (retried like timeouts). Others fail the stage.
+        #[serde(default)]
+        pub retry_on_exit_codes: Vec<u32>,
+    }
+}
+
+impl KindSpec for ShellConfig {
+    fn host_role(&self) -> Option<&Key> {
+        self.hosts.as_ref()
+    }
+
+    fn outputs(&self) -> Vec<OutputDecl> {
+        let mut out: Vec<OutputDecl> =
+            self.outputs.iter().map(|o| OutputDecl::new(o.value.clone(), OutputType::String, "declared under `outputs`")).collect();
+        out.push(OutputDecl::new("exit_code", OutputType::Number, "the command's exit code"));
+        out
+    }
+}

@@ -1,0 +1,17 @@
+//! Slipway's core: pipeline YAML -> spanned tree -> typed model -> validation with
+//! every diagnostic at once -> the stage DAG. No IO, no async.
+
+pub mod dag;
+pub mod decode;
+pub mod diagnostic;
+pub mod kinds;
+pub mod model;
+pub mod render;
+pub mod schema;
+pub mod source;
+pub mod template;
+pub mod validate;
+pub mod yaml;
+
+pub use diagnostic::{Code, Diagnostic, Severity};
+pub use validate::{Checked, check_bytes, check_str};

@@ -1,0 +1,394 @@
+//! Handlebars templates in pipeline fields: their types, and their static analysis
+//! (syntax errors with positions, the variables they read, the helpers they call).
+
+use std::borrow::Cow;
+
+use handlebars::template::{HelperTemplate, Parameter, Template as HbTemplate, TemplateElement};
+use handlebars::{Path, PathSeg};
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+
+use crate::decode::{Decode, Decoder};
+use crate::diagnostic::{Code, Diagnostic};
+use crate::source::Span;
+use crate::yaml::{Node, ScalarStyle};
+
+/// Helpers the engine registers. Validation rejects any other helper name.
+pub const HELPERS: &[&str] = &[
+    // built into handlebars
+    "if",
+    "unless",
+    "each",
+    "with",
+    "lookup",
+    "log",
+    "len",
+    // Slipway's own
+    "json",
+    "shell_quote",
+    "default",
+    "eq",
+    "ne",
+    "lt",
+    "gt",
+    "and",
+    "or",
+    "not",
+    "join",
+    "truncate",
+    "upper",
+    "lower",
+    "trim",
+    "replace",
+    "short_sha",
+    "concat",
+    "url_encode",
+];
+
+/// Helpers whose output is safe to place in a shell command.
+const SHELL_SAFE_HELPERS: &[&str] = &["shell_quote", "len", "eq", "ne", "lt", "gt", "and", "or", "not", "short_sha"];
+
+/// Block helpers that open a scope: paths inside are relative to the item.
+const SCOPE_HELPERS: &[&str] = &["each", "with"];
+
+/// Where a template's output goes, which decides what is safe to render into it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sink {
+    Text,
+    Shell,
+}
+
+/// A field rendered before its stage runs.
+#[derive(Debug, Clone, Copy)]
+pub struct TemplateField<'a> {
+    pub source: &'a str,
+    pub span: Span,
+    pub sink: Sink,
+    pub style: ScalarStyle,
+}
+
+/// Visits every template inside a config value.
+pub trait Templates {
+    fn each_template<'a>(&'a self, out: &mut Vec<TemplateField<'a>>);
+}
+
+macro_rules! template_type {
+    ($(#[$meta:meta])* $name:ident, $sink:expr, $what:literal) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq)]
+        pub struct $name {
+            pub source: String,
+            pub span: Span,
+            pub style: ScalarStyle,
+        }
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.source
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.source)
+            }
+        }
+
+        impl JsonSchema for $name {
+            fn schema_name() -> Cow<'static, str> {
+                stringify!($name).into()
+            }
+
+            fn json_schema(_: &mut SchemaGenerator) -> Schema {
+                json_schema!({ "type": "string", "description": $what })
+            }
+        }
+
+        impl Decode for $name {
+            fn expected() -> String {
+                "a string".into()
+            }
+
+            fn decode(node: &Node, cx: &mut Decoder) -> Option<Self> {
+                let source = cx.string(node, "a string")?.to_owned();
+                let style = node.scalar().map_or(ScalarStyle::Plain, |s| s.style);
+                Some($name { source, span: node.span, style })
+            }
+        }
+
+        impl Templates for $name {
+            fn each_template<'a>(&'a self, out: &mut Vec<TemplateField<'a>>) {
+                out.push(TemplateField { source: &self.source, span: self.span, sink: $sink, style: self.style });
+            }
+        }
+    };
+}
+
+template_type!(
+    /// Text rendered with Handlebars right before the stage runs.
+    Template,
+    Sink::Text,
+    "Text rendered with Handlebars right before the stage runs: `{{ params.X }}`, `{{ secrets.X }}`, `{{ stages.ID.outputs.NAME }}`."
+);
+template_type!(
+    /// A shell command rendered with Handlebars. Untrusted values belong in `env:`
+    /// (or behind `shell_quote`), never spliced into the command text.
+    Command,
+    Sink::Shell,
+    "A shell command rendered with Handlebars. Pass untrusted values (params, commit messages, API responses) through `env:` or `{{ shell_quote X }}`, not straight into the command."
+);
+
+/// A variable a template reads, such as `stages.build.outputs.artifact`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference {
+    pub segments: Vec<String>,
+    pub span: Span,
+    /// Rendered straight into the output rather than only tested or quoted.
+    pub emitted: bool,
+    /// For a path read inside `#each X`/`#with X`: the index of the reference to X.
+    pub scope: Option<usize>,
+}
+
+impl Reference {
+    pub fn path(&self) -> String {
+        self.segments.join(".")
+    }
+}
+
+/// What static analysis learns from one template.
+#[derive(Debug, Default)]
+pub struct Analysis {
+    /// Root-scope references, in source order.
+    pub references: Vec<Reference>,
+    /// Output inside `#each`/`#with` blocks, by the index of the block's reference.
+    pub scoped_emits: Vec<(usize, Span)>,
+    pub helpers: Vec<(String, Span)>,
+}
+
+/// Parses a template and lists what it reads. `file_text` is the whole source file,
+/// used to place each finding at its exact column.
+pub fn analyze(field: &TemplateField<'_>, file_text: &str) -> Result<Analysis, Diagnostic> {
+    if !field.source.contains("{{") {
+        return Ok(Analysis::default());
+    }
+    let locator = Locator::new(field, file_text);
+    let tpl = HbTemplate::compile(field.source).map_err(|e| {
+        let at = e.pos().map_or(field.span.start, |(line, col)| locator.position(line, col));
+        Diagnostic::error(Code::TemplateSyntax, Span::new(at, at + 1), format!("template syntax error: {}", describe(e.reason())))
+            .with_help("check the `{{ … }}` expressions: every `{{` needs `}}`, every `{{#if}}` its `{{/if}}`")
+    })?;
+    let mut walker = Walker { locator, out: Analysis::default() };
+    walker.template(&tpl, None);
+    Ok(walker.out)
+}
+
+/// handlebars' reason, minus the parser's list of expected tokens.
+fn describe(reason: &handlebars::TemplateErrorReason) -> String {
+    let text = reason.to_string();
+    if text.starts_with("invalid handlebars syntax") {
+        "a `{{` expression is malformed or a `{{#block}}` is never closed".to_string()
+    } else {
+        text.lines().next().unwrap_or_default().trim().to_string()
+    }
+}
+
+/// Places text found in the template source at a byte span in the file.
+struct Locator<'a> {
+    source: &'a str,
+    span: Span,
+    /// The node's text in the file, if the template appears in it verbatim.
+    verbatim: Option<usize>,
+    slice: &'a str,
+    cursor: std::cell::Cell<usize>,
+}
+
+impl<'a> Locator<'a> {
+    fn new(field: &TemplateField<'a>, file_text: &'a str) -> Self {
+        let slice = file_text.get(field.span.start..field.span.end).unwrap_or("");
+        let verbatim = slice.find(field.source).map(|i| field.span.start + i);
+        Locator { source: field.source, span: field.span, verbatim, slice, cursor: std::cell::Cell::new(0) }
+    }
+
+    /// File offset of a 1-based line and column inside the template source.
+    fn position(&self, line: usize, col: usize) -> usize {
+        let Some(base) = self.verbatim else {
+            return self.span.start;
+        };
+        let line_start: usize = self.source.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum();
+        let in_line =
+            self.source[line_start.min(self.source.len())..].chars().take(col.saturating_sub(1)).map(char::len_utf8).sum::<usize>();
+        base + (line_start + in_line).min(self.source.len())
+    }
+
+    /// The next occurrence of `needle` in the node's text, in order of appearance.
+    fn find(&self, needle: &str) -> Span {
+        let from = self.cursor.get();
+        match self.slice.get(from..).and_then(|rest| rest.find(needle)) {
+            Some(i) => {
+                let start = from + i;
+                self.cursor.set(start + needle.len());
+                Span::new(self.span.start + start, self.span.start + start + needle.len())
+            }
+            None => self.span,
+        }
+    }
+}
+
+struct Walker<'a> {
+    locator: Locator<'a>,
+    out: Analysis,
+}
+
+impl Walker<'_> {
+    /// `scope` is the reference a surrounding `#each`/`#with` iterates over.
+    fn template(&mut self, tpl: &HbTemplate, scope: Option<usize>) {
+        for element in &tpl.elements {
+            match element {
+                TemplateElement::Expression(h) | TemplateElement::HtmlExpression(h) => self.expression(h, scope, true),
+                TemplateElement::HelperBlock(h) => self.block(h, scope),
+                TemplateElement::DecoratorExpression(_)
+                | TemplateElement::DecoratorBlock(_)
+                | TemplateElement::PartialExpression(_)
+                | TemplateElement::PartialBlock(_) => {
+                    let span = self.locator.find("{{");
+                    self.out.helpers.push(("partial or decorator".into(), span));
+                }
+                _ => {} // raw text and comments
+            }
+        }
+    }
+
+    fn expression(&mut self, h: &HelperTemplate, scope: Option<usize>, emitted: bool) {
+        let is_helper_call = !h.params.is_empty() || !h.hash.is_empty() || matches!(h.name, Parameter::Name(_));
+        match &h.name {
+            Parameter::Path(path) if !is_helper_call => self.path(path, scope, emitted),
+            Parameter::Name(name) | Parameter::Path(Path::Relative((_, name))) => {
+                let span = self.locator.find(name);
+                self.out.helpers.push((name.clone(), span));
+                let safe = SHELL_SAFE_HELPERS.contains(&name.as_str());
+                for p in h.params.iter().chain(h.hash.values()) {
+                    self.parameter(p, scope, emitted && !safe);
+                }
+            }
+            other => self.parameter(other, scope, emitted),
+        }
+    }
+
+    fn block(&mut self, h: &HelperTemplate, scope: Option<usize>) {
+        let name = match &h.name {
+            Parameter::Name(n) | Parameter::Path(Path::Relative((_, n))) => n.clone(),
+            _ => String::new(),
+        };
+        let span = self.locator.find(&name);
+        self.out.helpers.push((name.clone(), span));
+        let first = self.out.references.len();
+        for p in h.params.iter().chain(h.hash.values()) {
+            self.parameter(p, scope, false);
+        }
+        let inner = if SCOPE_HELPERS.contains(&name.as_str()) {
+            // Inside `#each X`, bare paths read the item: tie them to X.
+            (self.out.references.len() > first).then_some(first).or(scope)
+        } else {
+            scope
+        };
+        if let Some(t) = &h.template {
+            self.template(t, inner);
+        }
+        if let Some(t) = &h.inverse {
+            self.template(t, scope);
+        }
+    }
+
+    fn parameter(&mut self, p: &Parameter, scope: Option<usize>, emitted: bool) {
+        match p {
+            Parameter::Path(path) => self.path(path, scope, emitted),
+            Parameter::Subexpression(sub) => {
+                if let TemplateElement::Expression(h) = sub.element.as_ref() {
+                    self.expression(h, scope, emitted);
+                }
+            }
+            _ => {} // helper names and literals read nothing
+        }
+    }
+
+    fn path(&mut self, path: &Path, scope: Option<usize>, emitted: bool) {
+        let Path::Relative((segs, raw)) = path else {
+            return; // `@index`, `@root`-local and similar block-local names
+        };
+        let names: Vec<String> = segs
+            .iter()
+            .filter_map(|s| match s {
+                PathSeg::Named(n) => Some(n.clone()),
+                _ => None,
+            })
+            .collect();
+        let rooted = raw.starts_with("@root");
+        let span = self.locator.find(raw);
+        match scope {
+            Some(index) if !rooted => {
+                if emitted {
+                    self.out.scoped_emits.push((index, span));
+                }
+            }
+            _ => {
+                let segments = if rooted { names.into_iter().skip_while(|n| n == "@root" || n == "root").collect() } else { names };
+                if raw.starts_with("this") || raw.starts_with("../") || segments.is_empty() {
+                    return;
+                }
+                self.out.references.push(Reference { segments, span, emitted, scope: None });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(src: &str) -> (String, TemplateField<'_>) {
+        let file = format!("x: {src}\n");
+        let f = TemplateField { source: src, span: Span::new(3, 3 + src.len()), sink: Sink::Text, style: ScalarStyle::Plain };
+        (file, f)
+    }
+
+    fn refs(src: &str) -> Vec<(String, bool)> {
+        let (file, f) = field(src);
+        analyze(&f, &file).unwrap().references.into_iter().map(|r| (r.path(), r.emitted)).collect()
+    }
+
+    #[test]
+    fn finds_root_paths_and_whether_they_are_emitted() {
+        assert_eq!(refs("{{ params.version }}"), vec![("params.version".into(), true)]);
+        assert_eq!(
+            refs("{{#if (eq params.env 'production') }}{{ stages.build-1.outputs.artifact }}{{/if}}"),
+            vec![("params.env".into(), false), ("stages.build-1.outputs.artifact".into(), true)]
+        );
+        assert_eq!(refs("{{ shell_quote params.msg }}"), vec![("params.msg".into(), false)]);
+        assert_eq!(refs("{{ upper params.msg }}"), vec![("params.msg".into(), true)]);
+    }
+
+    #[test]
+    fn paths_inside_each_belong_to_the_item() {
+        let (file, f) = field("{{#each stages.log.outputs.commits}}{{ this.subject }} {{ sha }}{{/each}}");
+        let a = analyze(&f, &file).unwrap();
+        assert_eq!(a.references.len(), 1);
+        assert_eq!(a.references[0].path(), "stages.log.outputs.commits");
+        assert_eq!(a.scoped_emits.len(), 2);
+        assert!(a.helpers.iter().any(|(h, _)| h == "each"));
+    }
+
+    #[test]
+    fn reference_spans_are_exact() {
+        let (file, f) = field("a {{ params.x }} b {{ params.x }}");
+        let a = analyze(&f, &file).unwrap();
+        assert_eq!(&file[a.references[0].span.start..a.references[0].span.end], "params.x");
+        assert_eq!(a.references[1].span.start, file.rfind("params.x").unwrap());
+    }
+
+    #[test]
+    fn syntax_errors_point_into_the_template() {
+        let (file, f) = field("hello {{#if x}} never closed");
+        let e = analyze(&f, &file).unwrap_err();
+        assert_eq!(e.code, Code::TemplateSyntax);
+        assert!(e.span.unwrap().start >= 3);
+    }
+}

@@ -1,0 +1,218 @@
+//! Template checks: syntax, helpers, every variable a template reads, the implicit
+//! dependencies those reads create, and untrusted text spliced into shell commands.
+
+use std::collections::HashSet;
+
+use super::names::Declared;
+use super::semantic::StageParts;
+use super::semantic::unknown_stage;
+use crate::dag::{Dag, EdgeKind};
+use crate::decode::Key;
+use crate::diagnostic::{Code, Diagnostic, did_you_mean};
+use crate::model::Pipeline;
+use crate::source::{SourceFile, Span};
+use crate::template::{HELPERS, Reference, Sink, TemplateField, Templates, analyze};
+
+/// Params and secrets some template reads.
+#[derive(Default)]
+pub struct Usage {
+    pub params: HashSet<String>,
+    pub secrets: HashSet<String>,
+}
+
+const ROOTS: &[&str] = &["params", "secrets", "pipeline", "run", "stages", "host"];
+const PIPELINE_FIELDS: &[&str] = &["name", "description"];
+const RUN_FIELDS: &[&str] = &["id", "status", "started_at", "user", "trigger", "dry_run"];
+const STAGE_FIELDS: &[&str] = &["status", "outputs", "attempts", "started_at", "finished_at"];
+const HOST_FIELDS: &[&str] = &["name", "address", "user", "port", "role"];
+
+struct StageScope<'a> {
+    stage: &'a StageParts<'a>,
+    pipeline: &'a Pipeline,
+    declared: &'a Declared<'a>,
+    usage: &'a mut Usage,
+    dag: &'a mut Dag,
+    out: &'a mut Vec<Diagnostic>,
+}
+
+pub fn check_stage(
+    stage: &StageParts<'_>,
+    pipeline: &Pipeline,
+    declared: &Declared,
+    file: &SourceFile,
+    dag: &mut Dag,
+    usage: &mut Usage,
+    out: &mut Vec<Diagnostic>,
+) {
+    let mut fields = Vec::new();
+    stage.common.each_template(&mut fields);
+    if let Some(config) = stage.config {
+        config.each_template(&mut fields);
+    }
+    let mut scope = StageScope { stage, pipeline, declared, usage, dag, out };
+    for field in &fields {
+        match analyze(field, &file.text) {
+            Ok(analysis) => {
+                for (helper, span) in &analysis.helpers {
+                    scope.check_helper(helper, *span);
+                }
+                let untrusted: Vec<bool> = analysis.references.iter().map(|r| scope.resolve(r)).collect();
+                if field.sink == Sink::Shell {
+                    scope.check_injection(field, &analysis.references, &untrusted, &analysis.scoped_emits);
+                }
+            }
+            Err(d) => scope.out.push(d),
+        }
+    }
+}
+
+impl StageScope<'_> {
+    fn check_helper(&mut self, name: &str, span: Span) {
+        if HELPERS.contains(&name) {
+            return;
+        }
+        let help = did_you_mean(name, HELPERS.iter().copied()).unwrap_or_else(|| format!("available helpers: {}", HELPERS.join(", ")));
+        self.out.push(Diagnostic::error(Code::UnknownHelper, span, format!("unknown template helper `{name}`")).with_help(help));
+    }
+
+    /// Checks one reference; returns whether it carries untrusted text.
+    fn resolve(&mut self, r: &Reference) -> bool {
+        let segs: Vec<&str> = r.segments.iter().map(String::as_str).collect();
+        match segs.as_slice() {
+            ["params", name, ..] => {
+                self.usage.params.insert((*name).to_owned());
+                if !self.declared.params.iter().any(|p| p.as_str() == *name) {
+                    let help = did_you_mean(name, self.declared.params.iter().map(|p| p.as_str()))
+                        .unwrap_or_else(|| format!("declare it under `params:`, e.g. `params: {{ {name}: {{ required: true }} }}`"));
+                    self.out
+                        .push(Diagnostic::error(Code::UndeclaredParam, r.span, format!("param `{name}` is not declared")).with_help(help));
+                }
+                true
+            }
+            ["secrets", name, ..] => {
+                self.usage.secrets.insert((*name).to_owned());
+                if !self.declared.secrets.iter().any(|p| p.as_str() == *name) {
+                    let help = did_you_mean(name, self.declared.secrets.iter().map(|p| p.as_str()))
+                        .unwrap_or_else(|| format!("declare it under `secrets:`, e.g. `secrets: {{ {name}: {{ env: {name} }} }}`"));
+                    self.out.push(
+                        Diagnostic::error(Code::UndeclaredSecret, r.span, format!("secret `{name}` is not declared")).with_help(help),
+                    );
+                }
+                false
+            }
+            ["pipeline", field, ..] => self.field_of("pipeline", field, PIPELINE_FIELDS, r.span, false),
+            ["run", field, ..] => self.field_of("run", field, RUN_FIELDS, r.span, *field == "user"),
+            ["host", field, ..] => {
+                let Some(config) = self.stage.config else {
+                    return false;
+                };
+                if config.spec().host_role().is_none() {
+                    self.out.push(
+                        Diagnostic::error(
+                            Code::HostOutsideHostStage,
+                            r.span,
+                            format!("`host.{field}` is only known in a stage that runs per host"),
+                        )
+                        .with_help("set `hosts: <role>` on this stage, or use a fixed value"),
+                    );
+                    return false;
+                }
+                self.field_of("host", field, HOST_FIELDS, r.span, false)
+            }
+            ["stages", id, rest @ ..] => self.stage_reference(id, rest, r.span),
+            [root] if ROOTS.contains(root) => {
+                self.out.push(
+                    Diagnostic::error(Code::UnknownVariable, r.span, format!("`{root}` is a namespace, not a value"))
+                        .with_help(format!("name a field inside it, e.g. `{root}.…`")),
+                );
+                false
+            }
+            [root, ..] => {
+                let help = did_you_mean(root, ROOTS.iter().copied())
+                    .map(|s| format!("{s} templates read `params.*`, `secrets.*`, `stages.ID.outputs.*`, `pipeline.*`, `run.*`"))
+                    .unwrap_or_else(|| {
+                        "templates read `params.*`, `secrets.*`, `stages.ID.outputs.*`, `pipeline.*`, `run.*` (and `host.*` per host)"
+                            .into()
+                    });
+                self.out.push(Diagnostic::error(Code::UnknownVariable, r.span, format!("unknown variable `{}`", r.path())).with_help(help));
+                false
+            }
+            [] => false,
+        }
+    }
+
+    fn field_of(&mut self, root: &str, field: &str, allowed: &[&str], span: Span, untrusted: bool) -> bool {
+        if !allowed.contains(&field) {
+            let help = did_you_mean(field, allowed.iter().copied()).unwrap_or_else(|| format!("`{root}` has: {}", allowed.join(", ")));
+            self.out.push(Diagnostic::error(Code::UnknownVariable, span, format!("`{root}` has no field `{field}`")).with_help(help));
+        }
+        untrusted
+    }
+
+    fn stage_reference(&mut self, id: &str, rest: &[&str], span: Span) -> bool {
+        let me = self.stage.id.as_str();
+        if id == me {
+            self.out.push(
+                Diagnostic::error(Code::SelfDependency, span, format!("stage `{me}` reads its own result"))
+                    .with_help("a stage's outputs exist only after it ran; read them from a later stage"),
+            );
+            return false;
+        }
+        let (Some(from), Some(to)) = (self.dag.index(me), self.dag.index(id)) else {
+            let key = Key::new(id.to_owned(), span);
+            self.out.push(unknown_stage(&key, &self.declared.stages));
+            return false;
+        };
+        self.dag.add_dependency(from, to, EdgeKind::Implicit, span);
+        match rest {
+            [] => {
+                self.out.push(
+                    Diagnostic::error(Code::UnknownVariable, span, format!("`stages.{id}` is a stage, not a value"))
+                        .with_help(format!("read `stages.{id}.status` or `stages.{id}.outputs.NAME`")),
+                );
+                false
+            }
+            ["outputs"] => false, // the whole outputs object, e.g. for `json`
+            ["outputs", name, ..] => self.output(id, name, span),
+            [field, ..] => {
+                self.field_of(&format!("stages.{id}"), field, STAGE_FIELDS, span, false);
+                false
+            }
+        }
+    }
+
+    fn output(&mut self, id: &str, name: &str, span: Span) -> bool {
+        let Some(target) = self.pipeline.stage(id) else {
+            return false;
+        }; // failed to decode: already reported
+        let outputs = target.config.spec().outputs();
+        if let Some(decl) = outputs.iter().find(|o| o.name == name) {
+            return decl.untrusted;
+        }
+        let names: Vec<&str> = outputs.iter().map(|o| o.name.as_str()).collect();
+        let help = did_you_mean(name, names.iter().copied()).unwrap_or_else(|| {
+            if target.kind.value == crate::kinds::Kind::Shell {
+                format!("declare it in stage `{id}` under `outputs:` and write `{name}=…` to `$SLIPWAY_OUTPUT`")
+            } else {
+                format!("a `{}` stage outputs: {}", target.kind.value, names.join(", "))
+            }
+        });
+        self.out.push(Diagnostic::error(Code::UnknownOutput, span, format!("stage `{id}` has no output `{name}`")).with_help(help));
+        false
+    }
+
+    fn check_injection(&mut self, field: &TemplateField<'_>, refs: &[Reference], untrusted: &[bool], scoped: &[(usize, Span)]) {
+        let _ = field;
+        let direct = refs.iter().zip(untrusted).filter(|(r, u)| **u && r.emitted).map(|(r, _)| (r.path(), r.span));
+        let via_each = scoped.iter().filter(|(i, _)| untrusted.get(*i).copied().unwrap_or(false)).map(|(i, s)| (refs[*i].path(), *s));
+        let found: Vec<(String, Span)> = direct.chain(via_each).collect();
+        for (path, span) in found {
+            let var = path.rsplit('.').next().unwrap_or("VALUE").to_ascii_uppercase().replace('-', "_");
+            self.out.push(
+                Diagnostic::warning(Code::TemplateInjection, span, format!("`{path}` can carry untrusted text and is rendered straight into a shell command"))
+                    .with_label("a value with `;`, `$( )` or quotes would run as shell")
+                    .with_help(format!("pass it through `env:` (`{var}: \"{{{{ {path} }}}}\"`) and use \"${var}\" in the command, or write `{{{{ shell_quote {path} }}}}`")),
+            );
+        }
+    }
+}

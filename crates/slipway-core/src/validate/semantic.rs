@@ -1,0 +1,243 @@
+//! Checks across the decoded model: names, params, secrets, hosts, `needs`, and the
+//! stage graph.
+
+use std::collections::HashSet;
+
+use super::names::{Declared, is_identifier, suggest_identifier};
+use super::references::{self, Usage};
+use crate::dag::{Dag, EdgeKind};
+use crate::decode::{Decoder, DurationValue, Key, Spanned};
+use crate::diagnostic::{Code, Diagnostic, did_you_mean};
+use crate::kinds::{CheckContext, StageConfig};
+use crate::model::{Pipeline, Retry, StageCommon};
+use crate::source::SourceFile;
+use crate::yaml::Node;
+
+pub fn check(p: &Pipeline, declared: &Declared, file: &SourceFile, dag: &mut Dag, out: &mut Vec<Diagnostic>) {
+    check_names(p, declared, out);
+    check_params_and_secrets(p, out);
+    check_hosts(p, out);
+    if declared.stages.is_empty() {
+        out.push(
+            Diagnostic::error(Code::NoStages, p.name.span, format!("pipeline `{}` has no stages", p.name.value))
+                .with_help("add a `stages:` mapping with at least one stage"),
+        );
+    }
+    if let Some(d) = &p.defaults {
+        check_retry(d.retry.as_ref(), out);
+        check_timeout(d.timeout.as_ref(), out);
+    }
+    for id in &declared.stages {
+        dag.add_stage(id, p.stage(id).map(|s| s.kind.as_str()));
+    }
+    let mut usage = Usage::default();
+    for (id, node) in declared.stages.iter().zip(&declared.stage_nodes) {
+        let recovered;
+        let parts = match p.stage(id) {
+            Some(stage) => StageParts { id: &stage.id, common: &stage.common, config: Some(&stage.config) },
+            None => {
+                // The stage did not decode (its problems are reported): still check
+                // what its common fields say, so its `needs` and `if` are not lost.
+                let Some(common) = recover_common(node) else {
+                    continue;
+                };
+                recovered = common;
+                StageParts { id, common: &recovered, config: None }
+            }
+        };
+        check_stage(&parts, declared, dag, out);
+        references::check_stage(&parts, p, declared, file, dag, &mut usage, out);
+    }
+    out.extend(dag.cycles());
+    check_unused(p, &usage, out);
+}
+
+fn check_names(p: &Pipeline, declared: &Declared, out: &mut Vec<Diagnostic>) {
+    if p.name.trim().is_empty() && p.name.span != Default::default() {
+        out.push(
+            Diagnostic::error(Code::InvalidName, p.name.span, "the pipeline name is empty")
+                .with_help("give the pipeline a name, e.g. `name: restaurant-api`"),
+        );
+    }
+    for id in &declared.stages {
+        if !is_identifier(id) {
+            out.push(
+                Diagnostic::error(Code::InvalidStageId, id.span, format!("`{}` is not a valid stage id", id.value))
+                    .with_help(format!("stage ids match `[A-Za-z_][A-Za-z0-9_-]*`; try `{}`", suggest_identifier(id))),
+            );
+        }
+    }
+    let groups = [("param", &declared.params), ("secret", &declared.secrets), ("host role", &declared.roles)];
+    for (what, keys) in groups {
+        for key in keys.iter().filter(|k| !is_identifier(k)) {
+            out.push(
+                Diagnostic::error(Code::InvalidName, key.span, format!("`{}` is not a valid {what} name", key.value))
+                    .with_help(format!("names match `[A-Za-z_][A-Za-z0-9_-]*`; try `{}`", suggest_identifier(key))),
+            );
+        }
+    }
+}
+
+fn check_params_and_secrets(p: &Pipeline, out: &mut Vec<Diagnostic>) {
+    for (name, param) in &p.params {
+        if let (true, Some(default)) = (param.required, &param.default) {
+            out.push(
+                Diagnostic::error(Code::ConflictingFields, default.span, format!("param `{}` is required and has a default", name.value))
+                    .with_help("a default makes the param optional: drop `required: true` or the default"),
+            );
+        }
+        if let Some(default) = param.default.as_ref().filter(|d| !param.choices.is_empty() && !param.choices.contains(d)) {
+            let choices: Vec<&str> = param.choices.iter().map(|c| c.as_str()).collect();
+            out.push(
+                Diagnostic::error(
+                    Code::InvalidValue,
+                    default.span,
+                    format!("default `{}` is not one of the param's choices", default.value),
+                )
+                .with_help(did_you_mean(default, choices.iter().copied()).unwrap_or_else(|| format!("use one of: {}", choices.join(", ")))),
+            );
+        }
+    }
+    for (name, secret) in &p.secrets {
+        let cx = &mut CheckContext { stage: name, diagnostics: out };
+        crate::kinds::exactly_one_source(
+            cx,
+            &[("env", secret.env.as_ref().map(|s| s.span)), ("file", secret.file.as_ref().map(|s| s.span))],
+            "secret",
+        );
+    }
+}
+
+fn check_hosts(p: &Pipeline, out: &mut Vec<Diagnostic>) {
+    for (role, hosts) in &p.hosts {
+        let mut seen: Vec<&Spanned<String>> = Vec::new();
+        for host in hosts {
+            let name = host.name();
+            if let Some(first) = seen.iter().find(|s| s.value == name.value) {
+                out.push(
+                    Diagnostic::error(
+                        Code::DuplicateHost,
+                        name.span,
+                        format!("host `{}` appears twice in role `{}`", name.value, role.value),
+                    )
+                    .with_secondary(first.span, "first listed here")
+                    .with_help("remove the repeated entry"),
+                );
+            } else {
+                seen.push(name);
+            }
+        }
+        if hosts.is_empty() {
+            out.push(
+                Diagnostic::warning(Code::InvalidValue, role.span, format!("host role `{}` lists no hosts", role.value))
+                    .with_help("stages on this role will do nothing; list its hosts or remove the role"),
+            );
+        }
+    }
+}
+
+/// What validation needs of a stage; `config` is absent when the stage's kind or
+/// kind-specific fields did not decode.
+pub struct StageParts<'a> {
+    pub id: &'a Key,
+    pub common: &'a StageCommon,
+    pub config: Option<&'a StageConfig>,
+}
+
+fn recover_common(node: &Node) -> Option<StageCommon> {
+    let mut scratch = Decoder::new();
+    let fields = scratch.mapping(node)?;
+    StageCommon::decode_fields(&fields, &mut scratch)
+}
+
+fn check_stage(stage: &StageParts<'_>, declared: &Declared, dag: &mut Dag, out: &mut Vec<Diagnostic>) {
+    if let Some(spec) = stage.config.map(StageConfig::spec) {
+        spec.check(&mut CheckContext { stage: stage.id, diagnostics: out });
+        if let Some(role) = spec.host_role() {
+            check_role(role, declared, out);
+        }
+    }
+    check_retry(stage.common.retry.as_ref(), out);
+    check_timeout(stage.common.timeout.as_ref(), out);
+    let Some(me) = dag.index(stage.id) else {
+        return;
+    };
+    let mut listed = HashSet::new();
+    for need in &stage.common.needs {
+        if !listed.insert(need.as_str()) {
+            out.push(
+                Diagnostic::warning(Code::RedundantNeed, need.span, format!("`{}` is listed twice in `needs`", need.value))
+                    .with_help("remove the repeated entry"),
+            );
+            continue;
+        }
+        if need.value == stage.id.value {
+            out.push(
+                Diagnostic::error(Code::SelfDependency, need.span, format!("stage `{}` needs itself", need.value))
+                    .with_help("remove it from `needs`"),
+            );
+            continue;
+        }
+        match dag.index(need) {
+            Some(target) => dag.add_dependency(me, target, EdgeKind::Explicit, need.span),
+            None => out.push(unknown_stage(need, &declared.stages)),
+        }
+    }
+}
+
+pub fn unknown_stage(name: &Key, stages: &[Key]) -> Diagnostic {
+    let help = did_you_mean(name, stages.iter().map(|s| s.as_str()))
+        .unwrap_or_else(|| format!("declared stages: {}", stages.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")));
+    Diagnostic::error(Code::UnknownStage, name.span, format!("no stage named `{}`", name.value)).with_help(help)
+}
+
+fn check_role(role: &Key, declared: &Declared, out: &mut Vec<Diagnostic>) {
+    if declared.roles.iter().any(|r| r.value == role.value) {
+        return;
+    }
+    let help = did_you_mean(role, declared.roles.iter().map(|r| r.as_str())).unwrap_or_else(|| {
+        if declared.roles.is_empty() {
+            format!("declare it under `hosts:`, e.g. `hosts: {{ {}: [host-1.internal] }}`", role.value)
+        } else {
+            format!("declared roles: {}", declared.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", "))
+        }
+    });
+    out.push(Diagnostic::error(Code::UnknownHostRole, role.span, format!("no host role named `{}`", role.value)).with_help(help));
+}
+
+fn check_retry(retry: Option<&Retry>, out: &mut Vec<Diagnostic>) {
+    let Some(r) = retry else { return };
+    if let (Some(backoff), Some(max)) = (&r.backoff, &r.max_backoff)
+        && backoff.value > max.value
+    {
+        out.push(
+            Diagnostic::error(Code::InvalidValue, backoff.span, "`backoff` is longer than `max_backoff`")
+                .with_secondary(max.span, "the cap is here")
+                .with_help("make `max_backoff` at least as long as `backoff`"),
+        );
+    }
+}
+
+fn check_timeout(timeout: Option<&Spanned<DurationValue>>, out: &mut Vec<Diagnostic>) {
+    if let Some(t) = timeout.filter(|t| t.value.0.is_zero()) {
+        out.push(
+            Diagnostic::error(Code::OutOfRange, t.span, "a timeout of zero")
+                .with_help("use a positive duration, or remove `timeout` to inherit the default"),
+        );
+    }
+}
+
+fn check_unused(p: &Pipeline, usage: &Usage, out: &mut Vec<Diagnostic>) {
+    for name in p.params.keys().filter(|k| !usage.params.contains(k.as_str())) {
+        out.push(
+            Diagnostic::warning(Code::UnusedParam, name.span, format!("param `{}` is never used", name.value))
+                .with_help(format!("use it as `{{{{ params.{} }}}}` or remove it", name.value)),
+        );
+    }
+    for name in p.secrets.keys().filter(|k| !usage.secrets.contains(k.as_str())) {
+        out.push(
+            Diagnostic::warning(Code::UnusedSecret, name.span, format!("secret `{}` is never used", name.value))
+                .with_help(format!("use it as `{{{{ secrets.{} }}}}` or remove it", name.value)),
+        );
+    }
+}

@@ -1,0 +1,376 @@
+//! Builds a [`Node`] tree from the event parser, with spans, and with every limit
+//! that keeps hostile input cheap: file size, nesting depth, alias expansion.
+
+use std::collections::HashMap;
+
+use saphyr_parser::{Event, Parser, ScalarStyle as PStyle, ScanError, Span as PSpan, Tag};
+
+use super::node::{Node, Scalar, ScalarStyle, Value};
+use crate::diagnostic::{Code, Diagnostic};
+use crate::source::{CharIndex, Span};
+
+/// Bounds on what one file may cost to read.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_bytes: usize,
+    pub max_depth: usize,
+    /// Nodes that aliases may add by expansion, over the whole document.
+    pub max_alias_nodes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_bytes: 8 << 20, max_depth: 64, max_alias_nodes: 100_000 }
+    }
+}
+
+/// Parses one YAML document. Returns the root node (if any) and the problems found.
+/// Syntax errors stop the parse: YAML cannot be read past them reliably.
+pub fn load(text: &str, limits: Limits) -> (Option<Node>, Vec<Diagnostic>) {
+    let mut loader = Loader { chars: CharIndex::new(text), text, limits, ..Loader::default_for(text) };
+    match loader.run() {
+        Ok(root) => (root, loader.diagnostics),
+        Err(d) => {
+            loader.diagnostics.push(*d);
+            (None, loader.diagnostics)
+        }
+    }
+}
+
+enum Frame {
+    Seq { start: usize, anchor: usize, items: Vec<Node> },
+    Map { start: usize, anchor: usize, entries: Vec<(Node, Node)>, key: Option<Node> },
+}
+
+struct Loader<'t> {
+    text: &'t str,
+    chars: CharIndex,
+    limits: Limits,
+    stack: Vec<Frame>,
+    anchors: HashMap<usize, Node>,
+    alias_nodes: usize,
+    diagnostics: Vec<Diagnostic>,
+    root: Option<Node>,
+    documents: usize,
+}
+
+type Fatal = Box<Diagnostic>;
+
+impl<'t> Loader<'t> {
+    fn default_for(text: &'t str) -> Self {
+        Loader {
+            text,
+            chars: CharIndex::new(""),
+            limits: Limits::default(),
+            stack: Vec::new(),
+            anchors: HashMap::new(),
+            alias_nodes: 0,
+            diagnostics: Vec::new(),
+            root: None,
+            documents: 0,
+        }
+    }
+
+    fn run(&mut self) -> Result<Option<Node>, Fatal> {
+        if self.text.len() > self.limits.max_bytes {
+            return Err(Box::new(
+                Diagnostic::error(
+                    Code::FileTooLarge,
+                    None,
+                    format!("file is {} bytes, more than the {} bytes Slipway reads", self.text.len(), self.limits.max_bytes),
+                )
+                .with_help("split the pipeline into several files"),
+            ));
+        }
+        let mut parser = Parser::new_from_str(self.text);
+        while let Some(next) = parser.next_event() {
+            let (event, span) = next.map_err(|e| self.scan_error(&e))?;
+            let span = self.span(span);
+            match event {
+                Event::DocumentStart(_) => {
+                    self.documents += 1;
+                    if self.documents > 1 {
+                        return Err(Box::new(
+                            Diagnostic::error(
+                                Code::YamlMultipleDocuments,
+                                Span::new(span.start, span.start + 3),
+                                "a pipeline file holds one YAML document",
+                            )
+                            .with_help("move each further document into a file of its own"),
+                        ));
+                    }
+                }
+                Event::Scalar(text, style, anchor, tag) => {
+                    let style = self.scalar_style(style, tag.as_deref(), span);
+                    let node = Node { value: Value::Scalar(Scalar { text: text.into_owned(), style }), span };
+                    self.finish(node, anchor)?;
+                }
+                Event::Alias(id) => {
+                    let Some(target) = self.anchors.get(&id) else {
+                        return Err(Box::new(
+                            Diagnostic::error(Code::YamlUnknownAlias, span, "this alias names no anchor defined before it")
+                                .with_help("define the anchor (`&name`) on an earlier node"),
+                        ));
+                    };
+                    self.alias_nodes += target.count();
+                    if self.alias_nodes > self.limits.max_alias_nodes {
+                        return Err(Box::new(
+                            Diagnostic::error(
+                                Code::YamlAliasLimit,
+                                span,
+                                format!("aliases expand to more than {} nodes", self.limits.max_alias_nodes),
+                            )
+                            .with_help("this looks like an alias bomb; reuse fewer nested aliases"),
+                        ));
+                    }
+                    let node = Node { value: target.value.clone(), span };
+                    self.finish(node, 0)?;
+                }
+                Event::SequenceStart(anchor, tag) => {
+                    self.check_collection_tag(tag.as_deref(), "seq", span);
+                    self.push(Frame::Seq { start: span.start, anchor, items: Vec::new() }, span)?;
+                }
+                Event::MappingStart(anchor, tag) => {
+                    self.check_collection_tag(tag.as_deref(), "map", span);
+                    self.push(Frame::Map { start: span.start, anchor, entries: Vec::new(), key: None }, span)?;
+                }
+                Event::SequenceEnd | Event::MappingEnd => {
+                    let (node, anchor) = match self.stack.pop() {
+                        Some(Frame::Seq { start, anchor, items }) => {
+                            let end = self.collection_end(span, items.last().map(|n| n.span.end));
+                            (Node { value: Value::Seq(items), span: Span::new(start, end) }, anchor)
+                        }
+                        Some(Frame::Map { start, anchor, entries, .. }) => {
+                            let end = self.collection_end(span, entries.last().map(|(_, v)| v.span.end));
+                            let entries = self.apply_merge_keys(entries);
+                            (Node { value: Value::Map(entries), span: Span::new(start, end) }, anchor)
+                        }
+                        None => continue,
+                    };
+                    self.finish(node, anchor)?;
+                }
+                Event::StreamEnd => break,
+                Event::StreamStart | Event::DocumentEnd | Event::Nothing => {}
+            }
+        }
+        Ok(self.root.take())
+    }
+
+    /// A flow collection ends at its bracket; a block one at its last item (its end
+    /// event sits on the next token, possibly lines later).
+    fn collection_end(&self, end_event: Span, last_item: Option<usize>) -> usize {
+        let closes_flow = matches!(self.text.as_bytes().get(end_event.start), Some(b']' | b'}'));
+        match last_item {
+            Some(end) if !closes_flow => end,
+            _ => end_event.end,
+        }
+    }
+
+    fn push(&mut self, frame: Frame, span: Span) -> Result<(), Fatal> {
+        if self.stack.len() >= self.limits.max_depth {
+            return Err(Box::new(
+                Diagnostic::error(Code::YamlTooDeep, span, format!("nesting is deeper than {} levels", self.limits.max_depth))
+                    .with_help("flatten the structure"),
+            ));
+        }
+        self.stack.push(frame);
+        Ok(())
+    }
+
+    /// Attaches a completed node to its parent, registering its anchor.
+    fn finish(&mut self, node: Node, anchor: usize) -> Result<(), Fatal> {
+        if anchor != 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
+        match self.stack.last_mut() {
+            None => self.root = Some(node),
+            Some(Frame::Seq { items, .. }) => items.push(node),
+            Some(Frame::Map { entries, key, .. }) => match key.take() {
+                None => *key = Some(node),
+                Some(k) => {
+                    if let Some((first, _)) = entries.iter().find(|(existing, _)| same_key(existing, &k)) {
+                        let name = k.scalar().map_or("?", |s| s.text.as_str());
+                        let d = Diagnostic::error(Code::DuplicateKey, k.span, format!("duplicate key `{name}`"))
+                            .with_label("defined again here")
+                            .with_secondary(first.span, "first defined here")
+                            .with_help("remove one of the two, or merge them");
+                        self.diagnostics.push(d);
+                    } else {
+                        entries.push((k, node));
+                    }
+                }
+            },
+        }
+        Ok(())
+    }
+
+    /// `<<: *base` (and `<<: [*a, *b]`) copies the keys the mapping does not set itself.
+    fn apply_merge_keys(&mut self, entries: Vec<(Node, Node)>) -> Vec<(Node, Node)> {
+        if !entries.iter().any(|(k, _)| is_merge_key(k)) {
+            return entries;
+        }
+        let (merges, mut own): (Vec<_>, Vec<_>) = entries.into_iter().partition(|(k, _)| is_merge_key(k));
+        for (_, source) in merges {
+            let sources = match source.value {
+                Value::Seq(items) => items,
+                _ => vec![source],
+            };
+            for src in sources {
+                match src.value {
+                    Value::Map(src_entries) => {
+                        for (k, v) in src_entries {
+                            if !own.iter().any(|(existing, _)| same_key(existing, &k)) {
+                                own.push((k, v));
+                            }
+                        }
+                    }
+                    _ => self.diagnostics.push(
+                        Diagnostic::error(Code::WrongType, src.span, "a merge key (`<<`) takes a mapping or a list of mappings")
+                            .with_help("point `<<` at an anchored mapping, e.g. `<<: *defaults`"),
+                    ),
+                }
+            }
+        }
+        own
+    }
+
+    fn scalar_style(&mut self, style: PStyle, tag: Option<&Tag>, span: Span) -> ScalarStyle {
+        let base = match style {
+            PStyle::Plain => ScalarStyle::Plain,
+            PStyle::SingleQuoted | PStyle::DoubleQuoted => ScalarStyle::Quoted,
+            PStyle::Literal | PStyle::Folded => ScalarStyle::Block,
+        };
+        match tag {
+            None => base,
+            Some(t) if t.is_yaml_core_schema() && t.suffix == "str" => ScalarStyle::Quoted,
+            Some(t) if t.is_yaml_core_schema() && matches!(t.suffix.as_str(), "int" | "float" | "bool" | "null") => ScalarStyle::Plain,
+            Some(t) => {
+                self.unsupported_tag(t, span);
+                base
+            }
+        }
+    }
+
+    fn check_collection_tag(&mut self, tag: Option<&Tag>, expected: &str, span: Span) {
+        if let Some(t) = tag
+            && !(t.is_yaml_core_schema() && t.suffix == expected)
+        {
+            self.unsupported_tag(t, span);
+        }
+    }
+
+    fn unsupported_tag(&mut self, tag: &Tag, span: Span) {
+        self.diagnostics.push(
+            Diagnostic::error(Code::YamlTag, span, format!("YAML tag `{tag}` is not supported"))
+                .with_help("remove the tag; write the value as plain YAML"),
+        );
+    }
+
+    fn span(&self, span: PSpan) -> Span {
+        Span::new(self.chars.byte(span.start.index()), self.chars.byte(span.end.index()))
+    }
+
+    fn scan_error(&self, e: &ScanError) -> Fatal {
+        let at = self.chars.byte(e.marker().index());
+        let info = e.info();
+        let (code, help) = if info.contains("tab") {
+            (Code::YamlTab, "indent with spaces; YAML does not allow tabs for indentation")
+        } else if info.contains("quoted scalar") {
+            (Code::YamlSyntax, "close the quote: a string that opens with a quote must end with the same quote")
+        } else if info.contains("mapping values are not allowed") {
+            (Code::YamlSyntax, "quote the value if it contains `: `, or fix the indentation")
+        } else if info.contains("did not find expected") || info.contains("block") {
+            (Code::YamlSyntax, "check the indentation: items of one mapping or list line up in the same column")
+        } else {
+            (Code::YamlSyntax, "fix the YAML syntax at this point")
+        };
+        let span = Span::new(at, next_char_boundary(self.text, at));
+        Box::new(Diagnostic::error(code, span, format!("invalid YAML: {info}")).with_help(help))
+    }
+}
+
+fn next_char_boundary(text: &str, at: usize) -> usize {
+    text[at.min(text.len())..].chars().next().map_or(at, |c| at + c.len_utf8())
+}
+
+fn is_merge_key(k: &Node) -> bool {
+    k.scalar().is_some_and(|s| s.style == ScalarStyle::Plain && s.text == "<<")
+}
+
+fn same_key(a: &Node, b: &Node) -> bool {
+    match (a.scalar(), b.scalar()) {
+        (Some(x), Some(y)) => x.text == y.text,
+        _ => a.value == b.value,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> (Option<Node>, Vec<Diagnostic>) {
+        load(text, Limits::default())
+    }
+
+    #[test]
+    fn spans_point_at_scalars() {
+        let text = "a: hello\nb: [1, 'two']\n";
+        let (root, d) = parse(text);
+        assert!(d.is_empty(), "{d:?}");
+        let Value::Map(entries) = root.unwrap().value else { panic!() };
+        assert_eq!(&text[entries[0].1.span.start..entries[0].1.span.end], "hello");
+        let Value::Seq(items) = &entries[1].1.value else { panic!() };
+        assert_eq!(items[1].scalar().unwrap().style, ScalarStyle::Quoted);
+        assert_eq!(&text[items[0].span.start..items[0].span.end], "1");
+    }
+
+    #[test]
+    fn duplicate_keys_are_reported_with_both_places() {
+        let (_, d) = parse("a: 1\nb: 2\na: 3\n");
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].code, Code::DuplicateKey);
+        assert_eq!(d[0].span, Some(Span::new(10, 11)));
+        assert_eq!(d[0].secondary[0].span, Span::new(0, 1));
+    }
+
+    #[test]
+    fn alias_bomb_stops_at_the_budget() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let p = i - 1;
+            text.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"));
+        }
+        let (root, d) = parse(&text);
+        assert!(root.is_none());
+        assert_eq!(d[0].code, Code::YamlAliasLimit);
+    }
+
+    #[test]
+    fn merge_keys_copy_missing_entries() {
+        let (root, d) = parse("base: &b {x: 1, y: 2}\nc:\n  <<: *b\n  y: 3\n");
+        assert!(d.is_empty(), "{d:?}");
+        let json = root.unwrap().to_json();
+        assert_eq!(json["c"], serde_json::json!({"y": 3, "x": 1}));
+    }
+
+    #[test]
+    fn tabs_and_unclosed_quotes_are_syntax_errors() {
+        let (_, d) = parse("a:\n\tb: 1\n");
+        assert_eq!(d[0].code, Code::YamlTab);
+        let (_, d) = parse("a: \"open\nb: 1\n");
+        assert_eq!(d[0].code, Code::YamlSyntax);
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let text = "[".repeat(200);
+        let (_, d) = parse(&text);
+        assert_eq!(d[0].code, Code::YamlTooDeep);
+    }
+
+    #[test]
+    fn second_document_is_refused() {
+        let (_, d) = parse("a: 1\n---\nb: 2\n");
+        assert_eq!(d[0].code, Code::YamlMultipleDocuments);
+    }
+}
