@@ -1,1 +1,47 @@
-fn main() {}
+//! Project chores: `cargo xtask schema [--check]`, `cargo xtask bench validate`,
+//! `cargo xtask fuzz [--minutes N]`.
+
+mod bench;
+mod fuzz;
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match args.as_slice() {
+        ["schema"] => schema(false),
+        ["schema", "--check"] => schema(true),
+        ["bench", "validate", rest @ ..] => bench::validate(rest),
+        ["fuzz", rest @ ..] => fuzz::run(rest),
+        _ => bail!("usage: cargo xtask schema [--check] | bench validate [--quick] | fuzz [--minutes N] [--seed N]"),
+    }
+}
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+}
+
+/// Writes `schemas/pipeline.schema.json` and `docs/reference.md` from the Rust
+/// types, or checks they are current.
+fn schema(check: bool) -> Result<()> {
+    generated("schemas/pipeline.schema.json", slipway_core::schema::pipeline_schema_json(), check)?;
+    generated("docs/reference.md", slipway_core::reference::reference_markdown(), check)
+}
+
+fn generated(rel: &str, generated: String, check: bool) -> Result<()> {
+    let path = root().join(rel);
+    if check {
+        let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+        if on_disk != generated {
+            bail!("{} is stale: run `cargo xtask schema`", path.display());
+        }
+        println!("{} is current", path.display());
+    } else {
+        std::fs::write(&path, generated).with_context(|| format!("writing {}", path.display()))?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}

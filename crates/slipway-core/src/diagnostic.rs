@@ -153,7 +153,12 @@ pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
     let lower = name.to_ascii_lowercase();
     candidates
         .into_iter()
-        .map(|c| (strsim::damerau_levenshtein(&lower, &c.to_ascii_lowercase()), c))
+        .map(|c| {
+            let c_lower = c.to_ascii_lowercase();
+            // `uppercase` for `upper`, `env` for `environment`: one is the other's start
+            let prefix = c.len() >= 3 && lower.len() >= 3 && (lower.starts_with(&c_lower) || c_lower.starts_with(&lower));
+            (if prefix { 1 } else { strsim::damerau_levenshtein(&lower, &c_lower) }, c)
+        })
         .filter(|(d, c)| *d <= (c.len().max(name.len()) / 3).max(1))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
@@ -177,5 +182,6 @@ mod tests {
         assert_eq!(closest("deplyo", ["deploy", "shell", "http"]), Some("deploy"));
         assert_eq!(closest("Shell", ["deploy", "shell"]), Some("shell"));
         assert_eq!(closest("zzzzzz", ["deploy", "shell"]), None);
+        assert_eq!(closest("uppercase", ["upper", "lower"]), Some("upper"));
     }
 }

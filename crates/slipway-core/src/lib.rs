@@ -4,8 +4,11 @@
 pub mod dag;
 pub mod decode;
 pub mod diagnostic;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod kinds;
 pub mod model;
+pub mod reference;
 pub mod render;
 pub mod schema;
 pub mod source;

@@ -81,3 +81,79 @@ fn kind_doc(kind: Kind) -> String {
         .unwrap_or("")
         .to_owned()
 }
+
+#[cfg(test)]
+mod tests {
+    use schemars::JsonSchema;
+
+    use crate::kinds::*;
+    use crate::model::*;
+
+    fn schema_required<T: JsonSchema>() -> Vec<String> {
+        let schema = schemars::SchemaGenerator::default().root_schema_for::<T>();
+        let mut r: Vec<String> = schema
+            .get("required")
+            .and_then(|r| r.as_array())
+            .map(|r| r.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default();
+        r.sort();
+        r
+    }
+
+    macro_rules! same_required {
+        ($($t:ty),* $(,)?) => {$({
+            let mut decoder: Vec<String> = <$t>::decoder_required_fields().into_iter().map(str::to_owned).collect();
+            decoder.sort();
+            assert_eq!(decoder, schema_required::<$t>(), "{}: decoder and schema disagree on required fields (add #[serde(default)]?)", stringify!($t));
+        })*};
+    }
+
+    /// The decoder decides optionality by type; the schema by serde attributes.
+    #[test]
+    fn decoder_and_schema_agree_on_required_fields() {
+        same_required!(
+            StageCommon,
+            Param,
+            Secret,
+            Defaults,
+            Retry,
+            HostSpec,
+            ShellConfig,
+            HttpConfig,
+            ConvergeConfig,
+            DeployConfig,
+            GitCheckout,
+            ArtifactSource,
+            DeploySource,
+            SharedPaths,
+            HealthCheck,
+            HaproxyDrain,
+            LoadBalancer,
+            MigrateConfig,
+            ChangelogConfig,
+            DeploymentInfo,
+            GithubSource,
+            GitSource,
+            AuditTicketConfig,
+            JiraTarget,
+            MarkerConfig,
+            DatadogSink,
+            GrafanaSink,
+            ElasticsearchSink,
+            RedisSink,
+            WebhookSink,
+            NotifyConfig,
+            SlackSink,
+            TeamsSink,
+            MattermostSink,
+        );
+    }
+
+    #[test]
+    fn every_kind_has_a_schema_variant() {
+        let schema: serde_json::Value = serde_json::from_str(&super::pipeline_schema_json()).unwrap();
+        let variants = schema.pointer("/definitions/Stage/oneOf").and_then(|v| v.as_array()).unwrap();
+        let titles: Vec<&str> = variants.iter().filter_map(|v| v["title"].as_str()).collect();
+        assert_eq!(titles, Kind::NAMES);
+    }
+}

@@ -74,6 +74,24 @@ impl SourceFile {
         self.text[start..end].trim_end_matches(['\n', '\r'])
     }
 
+    /// The span widened to whole characters and clamped to the text: renderers slice
+    /// with it, so it must never split a character.
+    pub fn snap(&self, span: Span) -> Span {
+        let start = self.floor_char_boundary(span.start.min(self.text.len()));
+        let mut end = span.end.clamp(start, self.text.len());
+        while !self.text.is_char_boundary(end) {
+            end += 1;
+        }
+        Span { start, end }
+    }
+
+    /// A span covering the one character at `offset` (empty at the end of the text).
+    pub fn char_at(&self, offset: usize) -> Span {
+        let start = self.floor_char_boundary(offset.min(self.text.len()));
+        let len = self.text[start..].chars().next().map_or(0, char::len_utf8);
+        Span { start, end: start + len }
+    }
+
     fn floor_char_boundary(&self, mut offset: usize) -> usize {
         while !self.text.is_char_boundary(offset) {
             offset -= 1;
@@ -112,6 +130,15 @@ mod tests {
         // "x" sits after the two-byte "ä": byte 12, character column 7
         assert_eq!(f.line_col(12), LineCol { line: 2, column: 7 });
         assert_eq!(f.line_text(2), "näme: x");
+    }
+
+    #[test]
+    fn snap_never_splits_a_character() {
+        let f = SourceFile::new("p.yaml", "a: é\u{1F680}");
+        assert_eq!(f.snap(Span::new(4, 5)), Span::new(3, 5));
+        assert_eq!(f.snap(Span::new(6, 7)), Span::new(5, 9));
+        assert_eq!(f.char_at(5), Span::new(5, 9));
+        assert_eq!(f.snap(Span::new(99, 120)), Span::new(9, 9));
     }
 
     #[test]

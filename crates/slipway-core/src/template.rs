@@ -159,26 +159,58 @@ impl Reference {
 pub struct Analysis {
     /// Root-scope references, in source order.
     pub references: Vec<Reference>,
-    /// Output inside `#each`/`#with` blocks, by the index of the block's reference.
-    pub scoped_emits: Vec<(usize, Span)>,
+    /// Output inside `#each`/`#with` blocks: the index of the block's reference, and
+    /// the item path rendered (`subject`, `this.sha`).
+    pub scoped_emits: Vec<(usize, Span, String)>,
     pub helpers: Vec<(String, Span)>,
 }
 
 /// Parses a template and lists what it reads. `file_text` is the whole source file,
 /// used to place each finding at its exact column.
-pub fn analyze(field: &TemplateField<'_>, file_text: &str) -> Result<Analysis, Diagnostic> {
+pub fn analyze(field: &TemplateField<'_>, file_text: &str) -> Result<Analysis, Box<Diagnostic>> {
     if !field.source.contains("{{") {
         return Ok(Analysis::default());
     }
     let locator = Locator::new(field, file_text);
     let tpl = HbTemplate::compile(field.source).map_err(|e| {
-        let at = e.pos().map_or(field.span.start, |(line, col)| locator.position(line, col));
-        Diagnostic::error(Code::TemplateSyntax, Span::new(at, at + 1), format!("template syntax error: {}", describe(e.reason())))
-            .with_help("check the `{{ … }}` expressions: every `{{` needs `}}`, every `{{#if}}` its `{{/if}}`")
+        // An unclosed block is reported by handlebars at the end of the text; the
+        // opening `{{#…` is what the reader needs to see.
+        let at = match unclosed_block(field.source) {
+            Some(open) => locator.file_offset(open),
+            None => e.pos().map_or(field.span.start, |(line, col)| locator.position(line, col)),
+        };
+        let width = file_text.get(at..).and_then(|t| t.chars().next()).map_or(0, char::len_utf8);
+        Box::new(
+            Diagnostic::error(Code::TemplateSyntax, Span::new(at, at + width), format!("template syntax error: {}", describe(e.reason())))
+                .with_help("check the `{{ … }}` expressions: every `{{` needs `}}`, every `{{#if}}` its `{{/if}}`"),
+        )
     })?;
     let mut walker = Walker { locator, out: Analysis::default() };
     walker.template(&tpl, None);
     Ok(walker.out)
+}
+
+/// The offset of the innermost `{{#block` that is never closed, if any.
+fn unclosed_block(source: &str) -> Option<usize> {
+    fn name(s: &str) -> String {
+        s.split(|c: char| c.is_whitespace() || c == '}' || c == '~').next().unwrap_or("").to_owned()
+    }
+    let mut open: Vec<(usize, String)> = Vec::new();
+    let mut from = 0;
+    while let Some(i) = source[from..].find("{{") {
+        let at = from + i;
+        let inner = source[at + 2..].trim_start_matches(['~', ' ']);
+        if let Some(rest) = inner.strip_prefix('#') {
+            open.push((at, name(rest)));
+        } else if let Some(rest) = inner.strip_prefix('/') {
+            let closing = name(rest);
+            if let Some(pos) = open.iter().rposition(|(_, n)| *n == closing) {
+                open.truncate(pos);
+            }
+        }
+        from = at + 2;
+    }
+    open.last().map(|(at, _)| *at)
 }
 
 /// handlebars' reason, minus the parser's list of expected tokens.
@@ -198,6 +230,9 @@ struct Locator<'a> {
     /// The node's text in the file, if the template appears in it verbatim.
     verbatim: Option<usize>,
     slice: &'a str,
+    style: ScalarStyle,
+    /// Columns before the node's first character on its line (a block scalar's indent).
+    indent: usize,
     cursor: std::cell::Cell<usize>,
 }
 
@@ -205,18 +240,39 @@ impl<'a> Locator<'a> {
     fn new(field: &TemplateField<'a>, file_text: &'a str) -> Self {
         let slice = file_text.get(field.span.start..field.span.end).unwrap_or("");
         let verbatim = slice.find(field.source).map(|i| field.span.start + i);
-        Locator { source: field.source, span: field.span, verbatim, slice, cursor: std::cell::Cell::new(0) }
+        let line_start = file_text.get(..field.span.start).and_then(|t| t.rfind('\n')).map_or(0, |i| i + 1);
+        let indent = field.span.start.saturating_sub(line_start);
+        Locator { source: field.source, span: field.span, verbatim, slice, style: field.style, indent, cursor: std::cell::Cell::new(0) }
     }
 
     /// File offset of a 1-based line and column inside the template source.
     fn position(&self, line: usize, col: usize) -> usize {
-        let Some(base) = self.verbatim else {
-            return self.span.start;
-        };
         let line_start: usize = self.source.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum();
-        let in_line =
-            self.source[line_start.min(self.source.len())..].chars().take(col.saturating_sub(1)).map(char::len_utf8).sum::<usize>();
-        base + (line_start + in_line).min(self.source.len())
+        let line_start = line_start.min(self.source.len());
+        let in_line: usize = self.source[line_start..].chars().take(col.saturating_sub(1)).map(char::len_utf8).sum();
+        self.file_offset(line_start + in_line)
+    }
+
+    /// File offset of a byte offset inside the template source: exact when the text
+    /// stands verbatim in the file or in a block scalar, else the node's start.
+    fn file_offset(&self, offset: usize) -> usize {
+        let offset = offset.min(self.source.len());
+        if let Some(base) = self.verbatim {
+            return base + offset;
+        }
+        if self.style == ScalarStyle::Block {
+            // `|`/`>` text starts at the first content character; every later line
+            // of the value sits one file line further down, at the same indent.
+            let line = self.source[..offset].matches('\n').count();
+            let col = offset - self.source[..offset].rfind('\n').map_or(0, |i| i + 1);
+            if line == 0 {
+                return self.span.start + col;
+            }
+            if let Some((nl, _)) = self.slice.match_indices('\n').nth(line - 1) {
+                return (self.span.start + nl + 1 + self.indent + col).min(self.span.end);
+            }
+        }
+        self.span.start
     }
 
     /// The next occurrence of `needle` in the node's text, in order of appearance.
@@ -326,7 +382,7 @@ impl Walker<'_> {
         match scope {
             Some(index) if !rooted => {
                 if emitted {
-                    self.out.scoped_emits.push((index, span));
+                    self.out.scoped_emits.push((index, span, raw.clone()));
                 }
             }
             _ => {

@@ -1,6 +1,6 @@
 //! The decoding context and the mapping reader.
 
-use crate::diagnostic::{Code, Diagnostic, did_you_mean};
+use crate::diagnostic::{Code, Diagnostic, closest, did_you_mean};
 use crate::source::Span;
 use crate::yaml::{Node, Value};
 
@@ -22,8 +22,18 @@ pub trait Decode: Sized {
 #[derive(Default)]
 pub struct Decoder {
     pub diagnostics: Vec<Diagnostic>,
-    /// The key whose value is being decoded: where "missing field" points.
-    owner: Option<Span>,
+    /// The key whose value is being decoded: where "missing field" points, and the
+    /// place named in "unknown field … in `health_check`".
+    owner: Option<Owner>,
+    /// `(mapping start, field)` pairs where an unknown key is a typo of the field:
+    /// the field is not then also reported missing.
+    typos: Vec<(usize, String)>,
+}
+
+#[derive(Clone)]
+struct Owner {
+    span: Span,
+    name: String,
 }
 
 impl Decoder {
@@ -33,6 +43,12 @@ impl Decoder {
 
     pub fn push(&mut self, d: Diagnostic) {
         self.diagnostics.push(d);
+    }
+
+    /// Creates a decoder whose diagnostics are thrown away (for re-reading parts of a
+    /// document already reported on).
+    pub fn scratch() -> Self {
+        Self::default()
     }
 
     pub fn wrong_type(&mut self, node: &Node, expected: &str) {
@@ -69,8 +85,8 @@ impl Decoder {
     /// so its required fields are reported as missing.
     pub fn mapping<'n>(&mut self, node: &'n Node) -> Option<Fields<'n>> {
         match &node.value {
-            Value::Map(entries) => Some(Fields { node, entries, owner: self.owner }),
-            _ if node.is_null() => Some(Fields { node, entries: &[], owner: self.owner }),
+            Value::Map(entries) => Some(Fields { node, entries, owner: self.owner.clone() }),
+            _ if node.is_null() => Some(Fields { node, entries: &[], owner: self.owner.clone() }),
             _ => {
                 self.wrong_type(node, "a mapping");
                 None
@@ -88,11 +104,17 @@ impl Decoder {
     }
 
     /// Runs `f` with `key` as the place a missing field inside it is reported.
-    pub fn with_owner<T>(&mut self, key: Span, f: impl FnOnce(&mut Self) -> T) -> T {
-        let saved = self.owner.replace(key);
+    pub fn with_owner<T>(&mut self, key: &Node, f: impl FnOnce(&mut Self) -> T) -> T {
+        let name = key.as_str().unwrap_or_default().to_owned();
+        let saved = self.owner.replace(Owner { span: key.span, name });
         let out = f(self);
         self.owner = saved;
         out
+    }
+
+    /// The key whose value is being decoded, if any.
+    pub fn owner_span(&self) -> Option<Span> {
+        self.owner.as_ref().map(|o| o.span)
     }
 }
 
@@ -100,7 +122,7 @@ impl Decoder {
 pub struct Fields<'n> {
     pub node: &'n Node,
     pub entries: &'n [(Node, Node)],
-    owner: Option<Span>,
+    owner: Option<Owner>,
 }
 
 impl<'n> Fields<'n> {
@@ -113,7 +135,7 @@ impl<'n> Fields<'n> {
     /// so one bad field does not hide the problems of its neighbours.
     pub fn get<T: Decode>(&self, cx: &mut Decoder, name: &str) -> Option<T> {
         match self.find(name) {
-            Some((key, value)) => cx.with_owner(key.span, |cx| T::decode(value, cx)).or_else(T::missing),
+            Some((key, value)) => cx.with_owner(key, |cx| T::decode(value, cx)).or_else(T::missing),
             None => {
                 let missing = T::missing();
                 if missing.is_none() {
@@ -125,7 +147,10 @@ impl<'n> Fields<'n> {
     }
 
     pub fn report_missing(&self, cx: &mut Decoder, name: &str, expected: &str) {
-        let span = self.owner.unwrap_or(Span::new(self.node.span.start, self.node.span.start));
+        if cx.typos.iter().any(|(at, field)| *at == self.node.span.start && field == name) {
+            return; // already reported as a misspelt key, with this field as the fix
+        }
+        let span = self.owner.as_ref().map_or(Span::new(self.node.span.start, self.node.span.start), |o| o.span);
         cx.push(
             Diagnostic::error(Code::MissingField, span, format!("missing field `{name}`"))
                 .with_help(format!("add `{name}:` with {expected}")),
@@ -143,8 +168,16 @@ impl<'n> Fields<'n> {
             if known.contains(&name) {
                 continue;
             }
-            let place = if what.is_empty() { String::new() } else { format!(" in {what}") };
-            let help = did_you_mean(name, known.iter().copied()).unwrap_or_else(|| {
+            let place = match (&self.owner, what.is_empty()) {
+                (_, false) => format!(" in {what}"),
+                (Some(owner), true) if !owner.name.is_empty() => format!(" in `{}`", owner.name),
+                _ => String::new(),
+            };
+            let typo_of = closest(name, known.iter().copied());
+            if let Some(field) = typo_of.filter(|f| self.find(f).is_none()) {
+                cx.typos.push((self.node.span.start, field.to_owned()));
+            }
+            let help = typo_of.map(|f| format!("did you mean `{f}`?")).unwrap_or_else(|| {
                 if known.len() <= 12 {
                     format!("remove it; this place takes {}", Decoder::quoted_list(known))
                 } else {

@@ -90,7 +90,10 @@ impl<T: Decode> Decode for Option<T> {
 
 impl<T: Decode> Decode for Vec<T> {
     fn expected() -> String {
-        format!("a list of {}", strip_article(&T::expected()))
+        match T::expected().as_str() {
+            "a string" => "a list of strings".into(),
+            other => format!("a list, each item {other}"),
+        }
     }
 
     fn decode(node: &Node, cx: &mut Decoder) -> Option<Self> {
@@ -127,7 +130,7 @@ impl<T: Decode> Decode for IndexMap<Key, T> {
                 continue;
             };
             let name = Key::new(name.to_owned(), key.span);
-            match cx.with_owner(key.span, |cx| T::decode(value, cx)) {
+            match cx.with_owner(key, |cx| T::decode(value, cx)) {
                 Some(v) => {
                     out.insert(name, v);
                 }
@@ -151,10 +154,6 @@ impl Decode for serde_json::Value {
     fn decode(node: &Node, _: &mut Decoder) -> Option<Self> {
         Some(node.to_json())
     }
-}
-
-fn strip_article(s: &str) -> &str {
-    s.strip_prefix("a ").or_else(|| s.strip_prefix("an ")).unwrap_or(s)
 }
 
 macro_rules! no_templates {

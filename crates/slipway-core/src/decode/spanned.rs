@@ -6,7 +6,7 @@ use std::hash::{Hash, Hasher};
 use super::{Decode, Decoder};
 use crate::source::Span;
 use crate::template::{TemplateField, Templates};
-use crate::yaml::Node;
+use crate::yaml::{Node, Value};
 
 /// A value and its source span. Equality and hashing look at the value only.
 #[derive(Debug, Clone, Default)]
@@ -86,8 +86,14 @@ impl<T: Decode> Decode for Spanned<T> {
         T::expected()
     }
 
+    /// A mapping or list is placed at the key that holds it (its own span starts
+    /// at its first inner key, which is not what a reader points at).
     fn decode(node: &Node, cx: &mut Decoder) -> Option<Self> {
-        T::decode(node, cx).map(|value| Spanned { value, span: node.span })
+        let span = match (&node.value, cx.owner_span()) {
+            (Value::Map(_) | Value::Seq(_), Some(key)) => key,
+            _ => node.span,
+        };
+        T::decode(node, cx).map(|value| Spanned { value, span })
     }
 
     fn missing() -> Option<Self> {

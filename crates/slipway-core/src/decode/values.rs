@@ -50,9 +50,9 @@ impl Decode for DurationValue {
         let text = cx.string(node, "a duration such as `30s`")?;
         match humantime::parse_duration(text) {
             Ok(d) => Some(DurationValue(d)),
-            Err(e) => {
+            Err(_) => {
                 cx.push(
-                    Diagnostic::error(Code::InvalidDuration, node.span, format!("invalid duration `{text}`: {e}"))
+                    Diagnostic::error(Code::InvalidDuration, node.span, format!("`{text}` is not a duration"))
                         .with_help("write a number and a unit: `500ms`, `30s`, `10m`, `1h 30m`"),
                 );
                 None

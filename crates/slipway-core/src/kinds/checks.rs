@@ -16,6 +16,7 @@ pub fn exactly_one_source(cx: &mut CheckContext<'_>, options: &[(&str, Option<Sp
     let set: Vec<_> = options.iter().filter_map(|(n, s)| s.map(|s| (*n, s))).collect();
     let names = options.iter().map(|(n, _)| format!("`{n}`")).collect::<Vec<_>>().join(" or ");
     match set.as_slice() {
+        [] if cx.has_decode_errors => {}
         [] => cx.push(
             Diagnostic::error(Code::MissingField, cx.stage_span(), format!("{what} `{}` needs one of {names}", cx.stage.value))
                 .with_help(format!("add one of {names}")),
@@ -35,7 +36,7 @@ pub fn exactly_one_source(cx: &mut CheckContext<'_>, options: &[(&str, Option<Sp
 
 /// At least one of the named fields must be set.
 pub fn at_least_one(cx: &mut CheckContext<'_>, options: &[(&str, bool)]) {
-    if !options.iter().any(|(_, set)| *set) {
+    if !options.iter().any(|(_, set)| *set) && !cx.has_decode_errors {
         let names = options.iter().map(|(n, _)| format!("`{n}`")).collect::<Vec<_>>().join(", ");
         cx.push(
             Diagnostic::error(Code::MissingField, cx.stage_span(), format!("stage `{}` has no destination", cx.stage.value))
@@ -83,4 +84,18 @@ pub fn one_of(cx: &mut CheckContext<'_>, t: &Template, allowed: &[&str]) {
     let list = allowed.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ");
     let help = did_you_mean(&t.source, allowed.iter().copied()).unwrap_or_else(|| format!("use one of {list}"));
     cx.push(Diagnostic::error(Code::InvalidValue, t.span, format!("`{}` is not one of {list}", t.source)).with_help(help));
+}
+
+/// An output name must be readable as `stages.ID.outputs.NAME`.
+pub fn output_name(cx: &mut CheckContext<'_>, name: &Spanned<String>) {
+    let mut chars = name.chars();
+    let ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !ok {
+        let fixed: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' }).collect();
+        cx.push(
+            Diagnostic::error(Code::InvalidName, name.span, format!("`{}` is not a valid output name", name.value))
+                .with_help(format!("output names match `[A-Za-z_][A-Za-z0-9_-]*` so templates can read them; try `{fixed}`")),
+        );
+    }
 }

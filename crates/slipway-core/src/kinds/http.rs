@@ -72,7 +72,8 @@ impl KindSpec for HttpConfig {
                     .with_help("servers usually ignore it; use `method: POST` or drop the body"),
             );
         }
-        for pointer in self.outputs.values() {
+        for (name, pointer) in &self.outputs {
+            checks::output_name(cx, name);
             checks::pointer(cx, pointer);
         }
     }

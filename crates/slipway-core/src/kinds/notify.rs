@@ -4,6 +4,7 @@ use super::checks::{self, at_least_one, exactly_one};
 use super::{CheckContext, KindSpec, OutputDecl, OutputType, WebhookSink};
 use crate::config_struct;
 use crate::decode::Spanned;
+use crate::diagnostic::{Code, Diagnostic};
 use crate::model::JsonTemplate;
 use crate::template::Template;
 
@@ -79,7 +80,10 @@ impl KindSpec for NotifyConfig {
                 checks::url(cx, url, http);
             }
             if s.token.is_some() && s.channel.is_none() {
-                exactly_one(cx, &[("channel", None)]);
+                cx.push(
+                    Diagnostic::error(Code::MissingField, s.span, "`slack.token` posts with chat.postMessage, which needs a `channel`")
+                        .with_help("add `channel: C0123456789` (or `#channel-name`), or use `webhook_url` instead of `token`"),
+                );
             }
         }
         if let Some(t) = &self.teams {

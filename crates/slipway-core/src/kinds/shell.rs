@@ -30,6 +30,12 @@ config_struct! {
 }
 
 impl KindSpec for ShellConfig {
+    fn check(&self, cx: &mut super::CheckContext<'_>) {
+        for name in &self.outputs {
+            super::checks::output_name(cx, name);
+        }
+    }
+
     fn host_role(&self) -> Option<&Key> {
         self.hosts.as_ref()
     }

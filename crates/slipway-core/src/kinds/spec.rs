@@ -44,6 +44,9 @@ pub struct CheckContext<'a> {
     /// The stage id's key: where stage-wide problems point.
     pub stage: &'a Key,
     pub diagnostics: &'a mut Vec<Diagnostic>,
+    /// The stage already has problems reported while decoding: a field that failed to
+    /// decode reads as absent, so "none of X or Y is set" would be a false echo.
+    pub has_decode_errors: bool,
 }
 
 impl CheckContext<'_> {

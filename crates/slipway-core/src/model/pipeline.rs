@@ -70,7 +70,7 @@ fn tolerant_map<T: Decode>(fields: &Fields<'_>, cx: &mut Decoder, name: &str) ->
     let Some((key, node)) = fields.find(name) else {
         return IndexMap::new();
     };
-    let Some(map) = cx.with_owner(key.span, |cx| cx.mapping(node)) else {
+    let Some(map) = cx.with_owner(key, |cx| cx.mapping(node)) else {
         return IndexMap::new();
     };
     let mut out = IndexMap::with_capacity(map.entries.len());
@@ -78,7 +78,7 @@ fn tolerant_map<T: Decode>(fields: &Fields<'_>, cx: &mut Decoder, name: &str) ->
         let Some(name) = cx.string(k, "a text key") else {
             continue;
         };
-        if let Some(value) = cx.with_owner(k.span, |cx| T::decode(v, cx)) {
+        if let Some(value) = cx.with_owner(k, |cx| T::decode(v, cx)) {
             out.insert(Key::new(name.to_owned(), k.span), value);
         }
     }
@@ -90,7 +90,7 @@ fn tolerant_stages(fields: &Fields<'_>, cx: &mut Decoder) -> IndexMap<Key, Stage
         fields.report_missing(cx, "stages", "a mapping of stage ids to stages");
         return IndexMap::new();
     };
-    let Some(map) = cx.with_owner(key.span, |cx| cx.mapping(node)) else {
+    let Some(map) = cx.with_owner(key, |cx| cx.mapping(node)) else {
         return IndexMap::new();
     };
     let mut out = IndexMap::with_capacity(map.entries.len());
@@ -99,7 +99,7 @@ fn tolerant_stages(fields: &Fields<'_>, cx: &mut Decoder) -> IndexMap<Key, Stage
             continue;
         };
         let id = Key::new(id.to_owned(), k.span);
-        if let Some(stage) = cx.with_owner(k.span, |cx| Stage::decode_with_id(id.clone(), v, cx)) {
+        if let Some(stage) = cx.with_owner(k, |cx| Stage::decode_with_id(id.clone(), v, cx)) {
             out.insert(id, stage);
         }
     }

@@ -12,15 +12,16 @@ pub fn human(file: &SourceFile, d: &Diagnostic, color: bool) -> String {
         Severity::Warning => Level::WARNING,
     };
     let title = level.primary_title(d.message.as_str()).id(d.code.as_str());
-    let mut group = match d.span {
+    let mut group = match d.span.map(|s| file.snap(s)) {
         Some(span) => {
-            let spans: Vec<Span> = std::iter::once(span).chain(d.secondary.iter().map(|l| l.span)).collect();
+            let spans: Vec<Span> = std::iter::once(span).chain(d.secondary.iter().map(|l| file.snap(l.span))).collect();
             let first_line = spans.iter().map(|s| file.line_col(s.start).line).min().unwrap_or(1);
             let last_line = spans.iter().map(|s| file.line_col(s.end.max(s.start)).line).max().unwrap_or(first_line);
             let base = file.line_start(first_line);
             let end = file.line_start(last_line + 1).min(file.text.len());
             let source = file.text[base..end].trim_end_matches(['\n', '\r']);
             let clamp = |s: Span| {
+                let s = file.snap(s);
                 let start = s.start.clamp(base, base + source.len()) - base;
                 let end = s.end.clamp(base + start, base + source.len()) - base;
                 start..end

@@ -2,6 +2,7 @@
 //! param that failed to decode still counts as declared (no cascade of errors).
 
 use crate::decode::Key;
+use crate::source::Span;
 use crate::yaml::{Node, Value};
 
 #[derive(Debug, Default)]
@@ -12,6 +13,8 @@ pub struct Declared<'n> {
     pub params: Vec<Key>,
     pub secrets: Vec<Key>,
     pub roles: Vec<Key>,
+    /// The `stages` key, when its value is an empty mapping (or nothing).
+    pub empty_stages: Option<Span>,
 }
 
 impl<'n> Declared<'n> {
@@ -22,6 +25,7 @@ impl<'n> Declared<'n> {
             params: keys_of(root, "params"),
             secrets: keys_of(root, "secrets"),
             roles: keys_of(root, "hosts"),
+            empty_stages: empty_section(root, "stages"),
         }
     }
 }
@@ -35,6 +39,13 @@ fn section<'n>(root: &'n Node, field: &str) -> Option<&'n [(Node, Node)]> {
         Value::Map(items) => Some(items),
         _ => None,
     }
+}
+
+fn empty_section(root: &Node, field: &str) -> Option<Span> {
+    let Value::Map(entries) = &root.value else { return None };
+    let (key, value) = entries.iter().find(|(k, _)| k.as_str() == Some(field))?;
+    let empty = value.is_null() || matches!(&value.value, Value::Map(m) if m.is_empty());
+    empty.then_some(key.span)
 }
 
 fn keys_of(root: &Node, field: &str) -> Vec<Key> {

@@ -11,13 +11,28 @@ use crate::decode::Key;
 use crate::diagnostic::{Code, Diagnostic, did_you_mean};
 use crate::model::Pipeline;
 use crate::source::{SourceFile, Span};
-use crate::template::{HELPERS, Reference, Sink, TemplateField, Templates, analyze};
+use crate::template::{HELPERS, Reference, Sink, Templates, analyze};
 
 /// Params and secrets some template reads.
 #[derive(Default)]
 pub struct Usage {
     pub params: HashSet<String>,
     pub secrets: HashSet<String>,
+}
+
+impl Usage {
+    /// Counts `params.X` and `secrets.X` found in text that could not be analysed
+    /// (a template that does not parse, a stage that did not decode), so they are
+    /// not also reported as unused.
+    pub fn scan_text(&mut self, text: &str) {
+        for (prefix, set) in [("params.", &mut self.params), ("secrets.", &mut self.secrets)] {
+            for (i, _) in text.match_indices(prefix) {
+                let name: String =
+                    text[i + prefix.len()..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').collect();
+                set.insert(name);
+            }
+        }
+    }
 }
 
 const ROOTS: &[&str] = &["params", "secrets", "pipeline", "run", "stages", "host"];
@@ -58,10 +73,13 @@ pub fn check_stage(
                 }
                 let untrusted: Vec<bool> = analysis.references.iter().map(|r| scope.resolve(r)).collect();
                 if field.sink == Sink::Shell {
-                    scope.check_injection(field, &analysis.references, &untrusted, &analysis.scoped_emits);
+                    scope.check_injection(&analysis.references, &untrusted, &analysis.scoped_emits);
                 }
             }
-            Err(d) => scope.out.push(d),
+            Err(d) => {
+                scope.out.push(*d);
+                scope.usage.scan_text(field.source);
+            }
         }
     }
 }
@@ -172,7 +190,8 @@ impl StageScope<'_> {
                 );
                 false
             }
-            ["outputs"] => false, // the whole outputs object, e.g. for `json`
+            // the whole outputs object (`json`, `#with`, `lookup`): as untrusted as its worst field
+            ["outputs"] => self.pipeline.stage(id).is_some_and(|t| t.config.spec().outputs().iter().any(|o| o.untrusted)),
             ["outputs", name, ..] => self.output(id, name, span),
             [field, ..] => {
                 self.field_of(&format!("stages.{id}"), field, STAGE_FIELDS, span, false);
@@ -201,18 +220,39 @@ impl StageScope<'_> {
         false
     }
 
-    fn check_injection(&mut self, field: &TemplateField<'_>, refs: &[Reference], untrusted: &[bool], scoped: &[(usize, Span)]) {
-        let _ = field;
-        let direct = refs.iter().zip(untrusted).filter(|(r, u)| **u && r.emitted).map(|(r, _)| (r.path(), r.span));
-        let via_each = scoped.iter().filter(|(i, _)| untrusted.get(*i).copied().unwrap_or(false)).map(|(i, s)| (refs[*i].path(), *s));
-        let found: Vec<(String, Span)> = direct.chain(via_each).collect();
-        for (path, span) in found {
-            let var = path.rsplit('.').next().unwrap_or("VALUE").to_ascii_uppercase().replace('-', "_");
+    fn check_injection(&mut self, refs: &[Reference], untrusted: &[bool], scoped: &[(usize, Span, String)]) {
+        let fix_env =
+            |path: &str, var: &str| format!("pass it through `env:` (`{var}: \"{{{{ {path} }}}}\"`) and use \"${var}\" in the command");
+        for (r, _) in refs.iter().zip(untrusted).filter(|(r, u)| **u && r.emitted) {
+            let path = r.path();
+            let var = env_name(&path);
             self.out.push(
-                Diagnostic::warning(Code::TemplateInjection, span, format!("`{path}` can carry untrusted text and is rendered straight into a shell command"))
-                    .with_label("a value with `;`, `$( )` or quotes would run as shell")
-                    .with_help(format!("pass it through `env:` (`{var}: \"{{{{ {path} }}}}\"`) and use \"${var}\" in the command, or write `{{{{ shell_quote {path} }}}}`")),
+                Diagnostic::warning(
+                    Code::TemplateInjection,
+                    r.span,
+                    format!("`{path}` can carry untrusted text and is rendered straight into a shell command"),
+                )
+                .with_label("a value with `;`, `$( )` or quotes would run as shell")
+                .with_help(format!("{}, or write `{{{{ shell_quote {path} }}}}`", fix_env(&path, &var))),
+            );
+        }
+        for (index, span, item) in scoped.iter().filter(|(i, _, _)| untrusted.get(*i).copied().unwrap_or(false)) {
+            let list = refs[*index].path();
+            let var = env_name(&list);
+            self.out.push(
+                Diagnostic::warning(
+                    Code::TemplateInjection,
+                    *span,
+                    format!("`{item}` (from `{list}`) can carry untrusted text and is rendered straight into a shell command"),
+                )
+                .with_label("a value with `;`, `$( )` or quotes would run as shell")
+                .with_help(format!("write `{{{{ shell_quote {item} }}}}`, or pass the whole list through `env:` (`{var}: \"{{{{ json {list} }}}}\"`) and read \"${var}\"")),
             );
         }
     }
+}
+
+/// An environment variable name for a template path: `stages.log.outputs.commits` -> `COMMITS`.
+fn env_name(path: &str) -> String {
+    path.rsplit('.').next().unwrap_or("VALUE").to_ascii_uppercase().replace('-', "_")
 }

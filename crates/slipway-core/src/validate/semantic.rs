@@ -17,10 +17,10 @@ pub fn check(p: &Pipeline, declared: &Declared, file: &SourceFile, dag: &mut Dag
     check_names(p, declared, out);
     check_params_and_secrets(p, out);
     check_hosts(p, out);
-    if declared.stages.is_empty() {
+    if let Some(key) = declared.empty_stages {
         out.push(
-            Diagnostic::error(Code::NoStages, p.name.span, format!("pipeline `{}` has no stages", p.name.value))
-                .with_help("add a `stages:` mapping with at least one stage"),
+            Diagnostic::error(Code::NoStages, key, format!("pipeline `{}` has no stages", p.name.value))
+                .with_help("add at least one stage under `stages:`, e.g. `build: { kind: shell, run: make }`"),
         );
     }
     if let Some(d) = &p.defaults {
@@ -34,15 +34,16 @@ pub fn check(p: &Pipeline, declared: &Declared, file: &SourceFile, dag: &mut Dag
     for (id, node) in declared.stages.iter().zip(&declared.stage_nodes) {
         let recovered;
         let parts = match p.stage(id) {
-            Some(stage) => StageParts { id: &stage.id, common: &stage.common, config: Some(&stage.config) },
+            Some(stage) => StageParts { id: &stage.id, node, common: &stage.common, config: Some(&stage.config) },
             None => {
                 // The stage did not decode (its problems are reported): still check
                 // what its common fields say, so its `needs` and `if` are not lost.
+                usage.scan_text(&node.to_json().to_string());
                 let Some(common) = recover_common(node) else {
                     continue;
                 };
                 recovered = common;
-                StageParts { id, common: &recovered, config: None }
+                StageParts { id, node, common: &recovered, config: None }
             }
         };
         check_stage(&parts, declared, dag, out);
@@ -53,10 +54,14 @@ pub fn check(p: &Pipeline, declared: &Declared, file: &SourceFile, dag: &mut Dag
 }
 
 fn check_names(p: &Pipeline, declared: &Declared, out: &mut Vec<Diagnostic>) {
-    if p.name.trim().is_empty() && p.name.span != Default::default() {
+    let name_ok = p.name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && p.name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if !name_ok && p.name.span != Default::default() {
+        let fixed: String =
+            p.name.trim().chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') { c } else { '-' }).collect();
         out.push(
-            Diagnostic::error(Code::InvalidName, p.name.span, "the pipeline name is empty")
-                .with_help("give the pipeline a name, e.g. `name: restaurant-api`"),
+            Diagnostic::error(Code::InvalidName, p.name.span, format!("`{}` is not a valid pipeline name", p.name.value))
+                .with_help(format!("the name names the deploy lock and run folders: letters, digits, `-`, `_`, `.`; try `{fixed}`")),
         );
     }
     for id in &declared.stages {
@@ -99,7 +104,7 @@ fn check_params_and_secrets(p: &Pipeline, out: &mut Vec<Diagnostic>) {
         }
     }
     for (name, secret) in &p.secrets {
-        let cx = &mut CheckContext { stage: name, diagnostics: out };
+        let cx = &mut CheckContext { stage: name, diagnostics: out, has_decode_errors: false };
         crate::kinds::exactly_one_source(
             cx,
             &[("env", secret.env.as_ref().map(|s| s.span)), ("file", secret.file.as_ref().map(|s| s.span))],
@@ -140,19 +145,22 @@ fn check_hosts(p: &Pipeline, out: &mut Vec<Diagnostic>) {
 /// kind-specific fields did not decode.
 pub struct StageParts<'a> {
     pub id: &'a Key,
+    pub node: &'a Node,
     pub common: &'a StageCommon,
     pub config: Option<&'a StageConfig>,
 }
 
 fn recover_common(node: &Node) -> Option<StageCommon> {
-    let mut scratch = Decoder::new();
+    let mut scratch = Decoder::scratch();
     let fields = scratch.mapping(node)?;
     StageCommon::decode_fields(&fields, &mut scratch)
 }
 
 fn check_stage(stage: &StageParts<'_>, declared: &Declared, dag: &mut Dag, out: &mut Vec<Diagnostic>) {
     if let Some(spec) = stage.config.map(StageConfig::spec) {
-        spec.check(&mut CheckContext { stage: stage.id, diagnostics: out });
+        let within = |d: &Diagnostic| d.span.is_some_and(|s| s.start >= stage.node.span.start && s.end <= stage.node.span.end);
+        let has_decode_errors = out.iter().any(|d| d.is_error() && within(d));
+        spec.check(&mut CheckContext { stage: stage.id, diagnostics: out, has_decode_errors });
         if let Some(role) = spec.host_role() {
             check_role(role, declared, out);
         }

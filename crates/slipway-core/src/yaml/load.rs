@@ -271,9 +271,19 @@ impl<'t> Loader<'t> {
     }
 
     fn scan_error(&self, e: &ScanError) -> Fatal {
-        let at = self.chars.byte(e.marker().index());
+        let mut at = self.chars.byte(e.marker().index()).min(self.text.len());
         let info = e.info();
-        let (code, help) = if info.contains("tab") {
+        if info.contains("tab") {
+            // the scanner stops after the tab: point at the tab itself
+            let line_start = self.text[..at].rfind('\n').map_or(0, |i| i + 1);
+            let line_end = self.text[at..].find('\n').map_or(self.text.len(), |i| at + i);
+            if let Some(i) = self.text[line_start..line_end].find('\t') {
+                at = line_start + i;
+            }
+        }
+        let (code, help) = if info.contains("unknown anchor") {
+            (Code::YamlUnknownAlias, "define the anchor (`&name`) on an earlier node, or fix the alias's name")
+        } else if info.contains("tab") {
             (Code::YamlTab, "indent with spaces; YAML does not allow tabs for indentation")
         } else if info.contains("quoted scalar") {
             (Code::YamlSyntax, "close the quote: a string that opens with a quote must end with the same quote")
@@ -285,7 +295,13 @@ impl<'t> Loader<'t> {
             (Code::YamlSyntax, "fix the YAML syntax at this point")
         };
         let span = Span::new(at, next_char_boundary(self.text, at));
-        Box::new(Diagnostic::error(code, span, format!("invalid YAML: {info}")).with_help(help))
+        let message = match code {
+            Code::YamlUnknownAlias => "this alias names no anchor defined before it".to_string(),
+            Code::YamlTab => "a tab is used for indentation".to_string(),
+            _ if info.contains("quoted scalar") => "a quoted string is never closed".to_string(),
+            _ => format!("invalid YAML: {info}"),
+        };
+        Box::new(Diagnostic::error(code, span, message).with_help(help))
     }
 }
 
