@@ -2,10 +2,9 @@
 
 use std::path::PathBuf;
 
-use slipway_core::{check_bytes, render};
+use slipway_core::render;
 
-use super::validate::{Format, render_all};
-use super::{exit, files};
+use super::{exit, load};
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum GraphFormat {
@@ -22,18 +21,10 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> i32 {
-    let bytes = match files::read(&args.file) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::USAGE;
-        }
+    let checked = match load::valid_pipeline(&args.file) {
+        Ok(c) => c,
+        Err(code) => return code,
     };
-    let checked = check_bytes(&args.file.display().to_string(), &bytes);
-    if !checked.is_valid() {
-        eprint!("{}", render_all(std::slice::from_ref(&checked), Format::Human, false));
-        return exit::INVALID;
-    }
     let name = checked.pipeline.as_ref().map_or("pipeline", |p| p.name.as_str());
     match args.format {
         GraphFormat::Mermaid => print!("{}", render::mermaid(&checked.dag)),

@@ -2,8 +2,14 @@
 
 mod files;
 mod graph;
+mod load;
+mod plan_view;
+mod report;
+mod run;
+mod runs;
 mod schema;
 mod style;
+mod unlock;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -15,6 +21,10 @@ pub mod exit {
     pub const INVALID: i32 = 1;
     /// Bad arguments, or a file that cannot be read.
     pub const USAGE: i32 = 2;
+    /// Another run holds the deploy lock (EX_TEMPFAIL).
+    pub const LOCKED: i32 = 75;
+    /// The run was interrupted (SIGINT or SIGTERM).
+    pub const INTERRUPTED: i32 = 130;
 }
 
 #[derive(Parser, Debug)]
@@ -22,6 +32,19 @@ pub mod exit {
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// More log output (-v debug, -vv trace); `RUST_LOG` also works.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Log lines as text or JSON (logs go to stderr).
+    #[arg(long, value_enum, default_value_t, global = true)]
+    pub log_format: LogFormat,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 #[derive(Subcommand, Debug)]
@@ -32,12 +55,44 @@ pub enum Command {
     Graph(graph::Args),
     /// Print the JSON Schema of pipeline files.
     Schema,
+    /// Run a pipeline.
+    Run(run::RunArgs),
+    /// Show every request and command a run would make, changing nothing.
+    Plan(run::PlanArgs),
+    /// Continue a failed, interrupted or crashed run.
+    Resume(run::ResumeArgs),
+    /// List runs.
+    Runs(runs::Args),
+    /// Break a pipeline's deploy lock.
+    Unlock(unlock::Args),
 }
 
 pub fn run(cli: Cli) -> i32 {
+    init_logging(cli.verbose, cli.log_format);
     match cli.command {
         Command::Validate(args) => validate::run(args),
         Command::Graph(args) => graph::run(args),
         Command::Schema => schema::run(),
+        Command::Run(args) => run::run(args),
+        Command::Plan(args) => run::plan(args),
+        Command::Resume(args) => run::resume(args),
+        Command::Runs(args) => runs::run(args),
+        Command::Unlock(args) => unlock::run(args),
     }
+}
+
+/// tracing to stderr: warnings by default, `-v` debug, `-vv` trace, `RUST_LOG` wins.
+fn init_logging(verbose: u8, format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let level = match verbose {
+        0 => "warn",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
 }

@@ -60,7 +60,9 @@ config_struct! {
 impl KindSpec for ChangelogConfig {
     fn outputs(&self) -> Vec<OutputDecl> {
         vec![
-            OutputDecl::new("commits", OutputType::List, "oldest first: sha, short_sha, author, email, date, subject").untrusted(),
+            OutputDecl::new("commits", OutputType::List, "oldest first: sha, short_sha, author, email, date, subject")
+                .untrusted()
+                .with_fields(&["sha", "short_sha", "author", "email", "date", "subject"]),
             OutputDecl::new("count", OutputType::Number, "how many commits"),
             OutputDecl::new("from", OutputType::String, "the deployed revision (full SHA)"),
             OutputDecl::new("to", OutputType::String, "the revision going out (full SHA)"),

@@ -26,11 +26,19 @@ pub struct OutputDecl {
     /// Text from outside the team's control (commit messages, API responses): never
     /// safe to splice into a shell command.
     pub untrusted: bool,
+    /// For a list of objects (or an object): the fields of each, for dry-run placeholders.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub fields: &'static [&'static str],
 }
 
 impl OutputDecl {
     pub fn new(name: impl Into<String>, ty: OutputType, description: &'static str) -> Self {
-        OutputDecl { name: name.into(), ty, description, untrusted: false }
+        OutputDecl { name: name.into(), ty, description, untrusted: false, fields: &[] }
+    }
+
+    pub fn with_fields(mut self, fields: &'static [&'static str]) -> Self {
+        self.fields = fields;
+        self
     }
 
     pub fn untrusted(mut self) -> Self {

@@ -1,0 +1,256 @@
+//! The run journal: `<state>/runs/<run-id>/` holds `run.json` (what was run, with
+//! which params, and each stage's fingerprint) and `events.jsonl`, an append-only
+//! log fsynced at every stage boundary, secrets masked. Resume replays it.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufRead, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::{Event, RunStatus, StageStatus};
+use crate::runtime::Outputs;
+use crate::secrets::Masker;
+
+/// What was run: written when the run starts, rewritten when it is resumed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunMeta {
+    pub run_id: String,
+    pub pipeline: String,
+    /// The pipeline file, absolute.
+    pub file: String,
+    pub params: BTreeMap<String, String>,
+    pub digests: BTreeMap<String, String>,
+    pub user: String,
+    pub host: String,
+    /// The process driving the run now.
+    pub pid: u32,
+    pub started_at: String,
+}
+
+pub struct Journal {
+    dir: PathBuf,
+    events: File,
+    masker: Masker,
+}
+
+impl Journal {
+    pub fn runs_dir(state_dir: &Path) -> PathBuf {
+        state_dir.join("runs")
+    }
+
+    /// Starts the journal of a new run.
+    pub fn create(state_dir: &Path, meta: &RunMeta, masker: Masker) -> io::Result<Self> {
+        let dir = Self::runs_dir(state_dir).join(&meta.run_id);
+        fs::create_dir_all(&dir)?;
+        write_meta(&dir, meta)?;
+        let events = OpenOptions::new().create_new(true).append(true).open(dir.join("events.jsonl"))?;
+        Ok(Journal { dir, events, masker })
+    }
+
+    /// Reopens a run's journal to continue it, with what it recorded so far.
+    pub fn reopen(state_dir: &Path, run_id: &str, masker: Masker) -> io::Result<(Self, RunMeta, Vec<Event>)> {
+        let dir = Self::runs_dir(state_dir).join(run_id);
+        let meta = read_meta(&dir)?;
+        let events = read_events(&dir)?;
+        let file = OpenOptions::new().append(true).open(dir.join("events.jsonl"))?;
+        Ok((Journal { dir, events: file, masker }, meta, events))
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn update_meta(&self, meta: &RunMeta) -> io::Result<()> {
+        write_meta(&self.dir, meta)
+    }
+
+    /// Appends one event, masked; at stage boundaries it reaches the disk before
+    /// this returns.
+    pub fn append(&mut self, event: &Event) -> io::Result<()> {
+        let value = self.masker.mask_json(&serde_json::to_value(event).map_err(io::Error::other)?);
+        let mut line = serde_json::to_vec(&value).map_err(io::Error::other)?;
+        line.push(b'\n');
+        self.events.write_all(&line)?;
+        if event.is_boundary() {
+            self.events.sync_data()?;
+        }
+        Ok(())
+    }
+}
+
+fn write_meta(dir: &Path, meta: &RunMeta) -> io::Result<()> {
+    let tmp = dir.join("run.json.tmp");
+    let mut f = File::create(&tmp)?;
+    f.write_all(&serde_json::to_vec_pretty(meta).map_err(io::Error::other)?)?;
+    f.sync_all()?;
+    fs::rename(&tmp, dir.join("run.json"))?;
+    File::open(dir)?.sync_all()
+}
+
+fn read_meta(dir: &Path) -> io::Result<RunMeta> {
+    let text = fs::read_to_string(dir.join("run.json"))?;
+    serde_json::from_str(&text).map_err(io::Error::other)
+}
+
+/// Every complete event line; a line torn by a crash is ignored.
+pub fn read_events(dir: &Path) -> io::Result<Vec<Event>> {
+    let file = File::open(dir.join("events.jsonl"))?;
+    let mut out = Vec::new();
+    for line in io::BufReader::new(file).lines() {
+        if let Ok(event) = serde_json::from_str::<Event>(&line?) {
+            out.push(event);
+        }
+    }
+    Ok(out)
+}
+
+/// What the journal says happened, stage by stage.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Replay {
+    /// Stages that succeeded, with their outputs and attempts.
+    pub succeeded: BTreeMap<String, (Outputs, u32)>,
+    pub statuses: BTreeMap<String, StageStatus>,
+    pub finished: Option<RunStatus>,
+    pub started_ms: Option<u64>,
+    pub last_ms: Option<u64>,
+}
+
+pub fn replay(events: &[Event]) -> Replay {
+    let mut r = Replay::default();
+    for e in events {
+        match e {
+            Event::RunStarted { at, .. } => {
+                r.started_ms.get_or_insert(*at);
+                r.finished = None;
+            }
+            Event::StageStarted { stage, .. } => {
+                r.statuses.insert(stage.clone(), StageStatus::Running);
+            }
+            Event::StageFinished { stage, status, outputs, attempts, .. } => {
+                r.statuses.insert(stage.clone(), *status);
+                if *status == StageStatus::Succeeded {
+                    r.succeeded.insert(stage.clone(), (outputs.clone(), *attempts));
+                }
+            }
+            Event::StageReused { stage, .. } => {
+                r.statuses.insert(stage.clone(), StageStatus::Succeeded);
+            }
+            Event::RunFinished { status, .. } => r.finished = Some(*status),
+            _ => {}
+        }
+        r.last_ms = Some(event_time(e));
+    }
+    r
+}
+
+fn event_time(e: &Event) -> u64 {
+    match e {
+        Event::RunStarted { at, .. }
+        | Event::StageStarted { at, .. }
+        | Event::AttemptStarted { at, .. }
+        | Event::AttemptFailed { at, .. }
+        | Event::Log { at, .. }
+        | Event::StageFinished { at, .. }
+        | Event::StageReused { at, .. }
+        | Event::RunFinished { at, .. } => *at,
+    }
+}
+
+/// One line of `slipway runs`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    pub run_id: String,
+    pub pipeline: String,
+    pub status: String,
+    pub started_at: String,
+    pub user: String,
+    pub stages: String,
+}
+
+/// Every run under the state folder, newest first.
+pub fn list_runs(state_dir: &Path) -> Vec<RunSummary> {
+    let Ok(entries) = fs::read_dir(Journal::runs_dir(state_dir)) else { return Vec::new() };
+    let mut runs: Vec<RunSummary> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let dir = e.path();
+            let meta = read_meta(&dir).ok()?;
+            let events = read_events(&dir).unwrap_or_default();
+            let r = replay(&events);
+            let status = match r.finished {
+                Some(s) => s.as_str().to_owned(),
+                None if crate::lock::pid_alive(meta.pid) && meta.host == crate::lock::hostname() => "running".to_owned(),
+                None => "crashed".to_owned(),
+            };
+            let done = r.statuses.values().filter(|s| **s == StageStatus::Succeeded).count();
+            Some(RunSummary {
+                run_id: meta.run_id,
+                pipeline: meta.pipeline,
+                status,
+                started_at: meta.started_at,
+                user: meta.user,
+                stages: format!("{done}/{} succeeded", meta.digests.len()),
+            })
+        })
+        .collect();
+    runs.sort_by(|a, b| b.run_id.cmp(&a.run_id));
+    runs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(id: &str) -> RunMeta {
+        RunMeta {
+            run_id: id.into(),
+            pipeline: "p".into(),
+            file: "/p.yaml".into(),
+            params: BTreeMap::new(),
+            digests: BTreeMap::from([("a".into(), "1".into())]),
+            user: "u".into(),
+            host: "h".into(),
+            pid: u32::MAX,
+            started_at: "t".into(),
+        }
+    }
+
+    #[test]
+    fn journal_masks_and_replays() {
+        let dir = std::env::temp_dir().join(format!("slipway-journal-{}", crate::runid::new_run_id()));
+        let mut j = Journal::create(&dir, &meta("r1"), Masker::new(["hunter22"])).unwrap();
+        let mut outputs = Outputs::new();
+        outputs.insert("token".into(), "x-hunter22-y".into());
+        j.append(&Event::StageFinished {
+            stage: "a".into(),
+            status: StageStatus::Succeeded,
+            attempts: 2,
+            duration_ms: 5,
+            outputs,
+            reason: None,
+            at: 1,
+        })
+        .unwrap();
+        let text = fs::read_to_string(j.dir().join("events.jsonl")).unwrap();
+        assert!(!text.contains("hunter22") && text.contains("x-***-y"));
+        let (_, m, events) = Journal::reopen(&dir, "r1", Masker::default()).unwrap();
+        assert_eq!(m.run_id, "r1");
+        assert_eq!(replay(&events).succeeded["a"].1, 2);
+        let runs = list_runs(&dir);
+        assert_eq!(runs[0].status, "crashed");
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn torn_last_line_is_ignored() {
+        let dir = std::env::temp_dir().join(format!("slipway-torn-{}", crate::runid::new_run_id()));
+        let mut j = Journal::create(&dir, &meta("r2"), Masker::default()).unwrap();
+        j.append(&Event::StageStarted { stage: "a".into(), at: 1 }).unwrap();
+        let mut f = OpenOptions::new().append(true).open(j.dir().join("events.jsonl")).unwrap();
+        f.write_all(b"{\"event\":\"stage_fin").unwrap();
+        assert_eq!(read_events(j.dir()).unwrap().len(), 1);
+        fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,285 @@
+//! The deploy lock: one run per pipeline (and environment) at a time, across
+//! processes. It is an `flock` on `<state>/locks/<name>.lock`, whose content names
+//! the holder. The kernel releases an `flock` when its process dies, so a lock
+//! file whose record outlived its holder is stale and is taken over with a
+//! warning. Waiters queue by ticket and take the lock in arrival order.
+//! `slipway unlock` breaks a lock by unlinking the file.
+
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io::{self, Read, Seek, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+/// Who holds a lock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holder {
+    pub run_id: String,
+    pub user: String,
+    pub host: String,
+    pub pid: u32,
+    pub started_at: String,
+}
+
+impl std::fmt::Display for Holder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "run {} by {} on {} (pid {}, since {})", self.run_id, self.user, self.host, self.pid, self.started_at)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("deploy lock `{name}` is held by {holder}")]
+    Held { name: String, holder: Holder },
+    #[error("gave up waiting for deploy lock `{name}` after {waited:?}; it is held by {holder}")]
+    Timeout { name: String, holder: Holder, waited: Duration },
+    #[error("deploy lock `{name}`: {error}")]
+    Io { name: String, error: io::Error },
+}
+
+/// A held lock; dropping it releases it.
+#[derive(Debug)]
+pub struct DeployLock {
+    file: File,
+    path: PathBuf,
+    /// The holder whose stale record this lock replaced, if any.
+    pub took_over: Option<Holder>,
+}
+
+/// `restaurant-api` or `restaurant-api@production`, made safe as a file name.
+pub fn lock_name(pipeline: &str, environment: Option<&str>) -> String {
+    let raw = match environment {
+        Some(env) if !env.is_empty() => format!("{pipeline}@{env}"),
+        _ => pipeline.to_owned(),
+    };
+    raw.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@') { c } else { '_' }).collect()
+}
+
+fn lock_path(state_dir: &Path, name: &str) -> PathBuf {
+    state_dir.join("locks").join(format!("{name}.lock"))
+}
+
+/// Takes the lock. Without `wait`, fails at once naming the holder; with it,
+/// waits its turn up to that long.
+pub fn acquire(state_dir: &Path, name: &str, me: &Holder, wait: Option<Duration>) -> Result<DeployLock, LockError> {
+    let io_err = |error| LockError::Io { name: name.to_owned(), error };
+    let path = lock_path(state_dir, name);
+    fs::create_dir_all(path.parent().expect("lock path has a folder")).map_err(io_err)?;
+    let ticket = match wait {
+        Some(_) => Some(Ticket::take(state_dir, name).map_err(io_err)?),
+        None => None,
+    };
+    let started = Instant::now();
+    loop {
+        let my_turn = ticket.as_ref().is_none_or(|t| t.is_first());
+        if my_turn {
+            let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io_err)?;
+            match file.try_lock() {
+                Ok(()) => {
+                    if !same_file(&file, &path) {
+                        continue; // unlinked (unlock) between open and lock: try the new file
+                    }
+                    let took_over = read_holder(&mut file);
+                    write_holder(&mut file, me).map_err(io_err)?;
+                    return Ok(DeployLock { file, path, took_over });
+                }
+                Err(TryLockError::WouldBlock) => {}
+                Err(TryLockError::Error(e)) => return Err(io_err(e)),
+            }
+        }
+        let holder = holder_of(&path).unwrap_or_else(unknown_holder);
+        match wait {
+            None => return Err(LockError::Held { name: name.to_owned(), holder }),
+            Some(limit) if started.elapsed() >= limit => {
+                return Err(LockError::Timeout { name: name.to_owned(), holder, waited: started.elapsed() });
+            }
+            Some(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
+/// Breaks a lock: whoever holds it keeps running, but the next run no longer waits
+/// for it. Returns the holder it named, if any.
+pub fn unlock(state_dir: &Path, name: &str) -> io::Result<Option<Holder>> {
+    let path = lock_path(state_dir, name);
+    let holder = holder_of(&path);
+    match fs::remove_file(&path) {
+        Ok(()) => Ok(holder),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The holder recorded in a lock file, if any.
+pub fn holder_of(path: &Path) -> Option<Holder> {
+    let mut f = File::open(path).ok()?;
+    read_holder(&mut f)
+}
+
+/// The current holder of the lock `name`, if it is held by a live process.
+pub fn current_holder(state_dir: &Path, name: &str) -> Option<Holder> {
+    let path = lock_path(state_dir, name);
+    let file = File::open(&path).ok()?;
+    match file.try_lock() {
+        Ok(()) => None,
+        Err(_) => holder_of(&path),
+    }
+}
+
+impl Drop for DeployLock {
+    fn drop(&mut self) {
+        // Remove the file only if it is still ours (`unlock` may have replaced it).
+        if same_file(&self.file, &self.path) {
+            let _ = fs::remove_file(&self.path);
+        }
+        let _ = self.file.unlock();
+    }
+}
+
+fn read_holder(file: &mut File) -> Option<Holder> {
+    let mut text = String::new();
+    file.rewind().ok()?;
+    file.read_to_string(&mut text).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+fn write_holder(file: &mut File, me: &Holder) -> io::Result<()> {
+    file.set_len(0)?;
+    file.rewind()?;
+    file.write_all(&serde_json::to_vec_pretty(me).map_err(io::Error::other)?)?;
+    file.sync_all()
+}
+
+fn same_file(file: &File, path: &Path) -> bool {
+    match (file.metadata(), fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+fn unknown_holder() -> Holder {
+    Holder { run_id: "?".into(), user: "?".into(), host: "?".into(), pid: 0, started_at: "?".into() }
+}
+
+/// A place in the queue of waiters: `<name>.queue/<nanos>-<pid>`.
+struct Ticket {
+    dir: PathBuf,
+    name: String,
+}
+
+impl Ticket {
+    fn take(state_dir: &Path, lock: &str) -> io::Result<Self> {
+        let dir = state_dir.join("locks").join(format!("{lock}.queue"));
+        fs::create_dir_all(&dir)?;
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+        let name = format!("{nanos:024}-{}", std::process::id());
+        File::create(dir.join(&name))?;
+        Ok(Ticket { dir, name })
+    }
+
+    /// First among the waiters still alive (dead waiters' tickets are removed).
+    fn is_first(&self) -> bool {
+        let Ok(entries) = fs::read_dir(&self.dir) else { return true };
+        let mut live: Vec<String> = Vec::new();
+        for e in entries.filter_map(Result::ok) {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let pid = name.rsplit('-').next().and_then(|p| p.parse().ok()).unwrap_or(0);
+            if pid_alive(pid) {
+                live.push(name);
+            } else {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+        live.sort();
+        live.first().is_none_or(|f| *f == self.name)
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(self.dir.join(&self.name));
+    }
+}
+
+/// Whether a process with this id exists on this machine.
+pub fn pid_alive(pid: u32) -> bool {
+    if pid == 0 || pid > i32::MAX as u32 {
+        return false;
+    }
+    // SAFETY: kill with signal 0 only checks whether the process exists.
+    let rc = unsafe { libc::kill(pid as i32, 0) };
+    rc == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+pub fn hostname() -> String {
+    fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_owned()).unwrap_or_else(|_| "localhost".into())
+}
+
+pub fn username() -> String {
+    std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| {
+        // SAFETY: getuid cannot fail.
+        format!("uid-{}", unsafe { libc::getuid() })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn me(run: &str) -> Holder {
+        Holder { run_id: run.into(), user: "u".into(), host: hostname(), pid: std::process::id(), started_at: "now".into() }
+    }
+
+    fn state() -> PathBuf {
+        std::env::temp_dir().join(format!("slipway-lock-{}", crate::runid::new_run_id()))
+    }
+
+    #[test]
+    fn second_taker_is_refused_with_the_holder_named() {
+        let dir = state();
+        let held = acquire(&dir, "app", &me("r1"), None).unwrap();
+        match acquire(&dir, "app", &me("r2"), None) {
+            Err(LockError::Held { holder, .. }) => assert_eq!(holder.run_id, "r1"),
+            other => panic!("{other:?}"),
+        }
+        drop(held);
+        let again = acquire(&dir, "app", &me("r3"), None).unwrap();
+        assert!(again.took_over.is_none(), "a released lock is not stale");
+        drop(again);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn leftover_record_is_taken_over_as_stale() {
+        let dir = state();
+        let path = lock_path(&dir, "app");
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let dead = Holder { pid: 999_999, ..me("crashed") };
+        fs::write(&path, serde_json::to_vec(&dead).unwrap()).unwrap();
+        let lock = acquire(&dir, "app", &me("r1"), None).unwrap();
+        assert_eq!(lock.took_over.as_ref().unwrap().run_id, "crashed");
+        drop(lock);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn unlock_breaks_a_held_lock_and_waiting_times_out() {
+        let dir = state();
+        let held = acquire(&dir, "app", &me("r1"), None).unwrap();
+        assert!(matches!(acquire(&dir, "app", &me("r2"), Some(Duration::from_millis(250))), Err(LockError::Timeout { .. })));
+        assert_eq!(unlock(&dir, "app").unwrap().unwrap().run_id, "r1");
+        let next = acquire(&dir, "app", &me("r2"), None).unwrap();
+        drop(held); // the old holder must not remove the new lock file
+        assert_eq!(current_holder(&dir, "app").unwrap().run_id, "r2");
+        drop(next);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn names_are_file_safe() {
+        assert_eq!(lock_name("api", Some("prod/eu")), "api@prod_eu");
+        assert_eq!(lock_name("api", None), "api");
+    }
+}

@@ -1,0 +1,244 @@
+//! The contract between the executor and the stage kinds.
+//!
+//! A kind has two halves. Its [`Planner`] only describes: it gets no way to reach
+//! the network or start a process, so a dry run cannot have side effects, by
+//! construction. Its [`Runner`] acts, through the capabilities its registry was
+//! built with (for `plan --live-reads`, read-only ones).
+
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+use slipway_core::kinds::{Kind, OutputType};
+use slipway_core::model::{HostEntry, JsonTemplate, Pipeline, Stage};
+use slipway_core::template::{Command, Template};
+use tokio::sync::{mpsc, watch};
+
+use crate::event::{Event, now_ms};
+use crate::render::Renderer;
+use crate::secrets::Masker;
+
+pub type Outputs = serde_json::Map<String, Value>;
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Whether trying again may help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ErrorClass {
+    /// Timeouts, refused or reset connections, HTTP 408/429/5xx, unreachable hosts.
+    Transient,
+    /// Everything else: retrying would fail the same way.
+    Permanent,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StageError {
+    pub class: ErrorClass,
+    pub message: String,
+    /// The service asked for this wait (`Retry-After`).
+    pub retry_after: Option<Duration>,
+}
+
+impl StageError {
+    pub fn transient(message: impl Into<String>) -> Self {
+        StageError { class: ErrorClass::Transient, message: message.into(), retry_after: None }
+    }
+
+    pub fn permanent(message: impl Into<String>) -> Self {
+        StageError { class: ErrorClass::Permanent, message: message.into(), retry_after: None }
+    }
+
+    pub fn retry_after(mut self, wait: Option<Duration>) -> Self {
+        self.retry_after = wait;
+        self
+    }
+}
+
+impl std::fmt::Display for StageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Something a stage would do, as `slipway plan` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Effect {
+    Http {
+        method: String,
+        url: String,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        headers: Vec<(String, String)>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        body: Option<String>,
+    },
+    Command {
+        command: String,
+        /// Where it runs: `local`, or host names.
+        on: Vec<String>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        env: Vec<(String, String)>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        workdir: Option<String>,
+    },
+    Redis {
+        url: String,
+        command: String,
+    },
+    Note {
+        text: String,
+    },
+}
+
+/// A kind's dry-run description of a stage.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct StagePlan {
+    pub effects: Vec<Effect>,
+}
+
+/// A host as templates see it (`{{ host.name }}`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HostInfo {
+    pub name: String,
+    pub address: String,
+    pub user: Option<String>,
+    pub port: u16,
+    pub role: String,
+}
+
+/// What a stage sees while it is planned or run.
+pub struct StageEnv<'a> {
+    pub stage: &'a Stage,
+    pub pipeline: &'a Pipeline,
+    /// params, secrets, pipeline, run, stages: the template context.
+    pub context: Value,
+    pub renderer: &'a Renderer,
+    pub run_id: &'a str,
+    /// `<run id>:<stage id>`: the same across retries and resume.
+    pub idempotency_key: String,
+    /// The pipeline file's folder: relative paths start here.
+    pub base_dir: &'a Path,
+    /// Planning: outputs of earlier stages are placeholders.
+    pub dry_run: bool,
+    pub masker: &'a Masker,
+    pub events: Option<&'a mpsc::UnboundedSender<Event>>,
+    pub cancel: watch::Receiver<bool>,
+}
+
+impl StageEnv<'_> {
+    pub fn render_str(&self, template: &str) -> Result<String, StageError> {
+        self.render_in(template, &self.context)
+    }
+
+    pub fn render(&self, t: &Template) -> Result<String, StageError> {
+        self.render_str(&t.source)
+    }
+
+    pub fn render_command(&self, c: &Command) -> Result<String, StageError> {
+        self.render_str(&c.source)
+    }
+
+    /// Renders with `host` in the context, for per-host fields.
+    pub fn render_for_host(&self, template: &str, host: &HostInfo) -> Result<String, StageError> {
+        let mut cx = self.context.clone();
+        if let Value::Object(m) = &mut cx {
+            m.insert("host".into(), serde_json::to_value(host).unwrap_or_default());
+        }
+        self.render_in(template, &cx)
+    }
+
+    fn render_in(&self, template: &str, cx: &Value) -> Result<String, StageError> {
+        let rendered = if self.dry_run { self.renderer.render_lenient(template, cx) } else { self.renderer.render(template, cx) };
+        rendered.map_err(|e| StageError::permanent(format!("stage `{}`: {e}", self.stage.id.value)))
+    }
+
+    /// A JSON body with every string rendered.
+    pub fn render_json(&self, t: &JsonTemplate) -> Result<Value, StageError> {
+        Ok(match t {
+            JsonTemplate::Literal(v) => v.clone(),
+            JsonTemplate::String(s) => Value::String(self.render(s)?),
+            JsonTemplate::Array(items) => Value::Array(items.iter().map(|i| self.render_json(i)).collect::<Result<_, _>>()?),
+            JsonTemplate::Object(entries) => {
+                Value::Object(entries.iter().map(|(k, v)| Ok((k.clone(), self.render_json(v)?))).collect::<Result<_, StageError>>()?)
+            }
+        })
+    }
+
+    /// The hosts of a role, in the order the pipeline lists them.
+    pub fn hosts(&self, role: &str) -> Vec<HostInfo> {
+        let Some(entries) = self.pipeline.hosts.get(role) else { return Vec::new() };
+        entries
+            .iter()
+            .map(|h| HostInfo {
+                name: h.name().value.clone(),
+                address: h.address().to_owned(),
+                user: match h {
+                    HostEntry::Spec(s) => s.user.clone(),
+                    HostEntry::Name(_) => None,
+                },
+                port: match h {
+                    HostEntry::Spec(s) => s.port.map_or(22, |p| p.0 as u16),
+                    HostEntry::Name(_) => 22,
+                },
+                role: role.to_owned(),
+            })
+            .collect()
+    }
+
+    /// Streams a line of a stage's output (masked) to the reporters and journal.
+    pub fn log(&self, stream: &str, line: &str) {
+        if let Some(tx) = self.events {
+            let _ = tx.send(Event::Log {
+                stage: self.stage.id.value.clone(),
+                stream: stream.to_owned(),
+                line: self.masker.mask(line),
+                at: now_ms(),
+            });
+        }
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        *self.cancel.borrow()
+    }
+}
+
+/// The describing half of a kind.
+pub trait Planner: Sync {
+    fn plan(&self, env: &StageEnv<'_>) -> Result<StagePlan, StageError>;
+}
+
+/// The acting half of a kind.
+pub trait Runner: Sync {
+    fn run<'a>(&'a self, env: &'a StageEnv<'a>) -> BoxFuture<'a, Result<Outputs, StageError>>;
+}
+
+pub trait Planners: Sync {
+    fn planner(&self, kind: Kind) -> &dyn Planner;
+}
+
+pub trait Runners: Sync {
+    fn runner(&self, kind: Kind) -> &dyn Runner;
+}
+
+/// Stand-in outputs for a dry run, each naming where its value will come from.
+pub fn placeholder_outputs(stage: &Stage) -> Outputs {
+    let id = &stage.id.value;
+    let mut out = Outputs::new();
+    for decl in stage.config.spec().outputs() {
+        let name = &decl.name;
+        let text = |suffix: &str| Value::String(format!("<stages.{id}.outputs.{name}{suffix}: known after run>"));
+        let value = match (decl.ty, decl.fields) {
+            (OutputType::List, []) => Value::Array(vec![text("[0]")]),
+            (OutputType::List, fields) => {
+                Value::Array(vec![Value::Object(fields.iter().map(|f| (f.to_string(), text(&format!("[0].{f}")))).collect())])
+            }
+            (OutputType::Object, fields) => Value::Object(fields.iter().map(|f| (f.to_string(), text(&format!(".{f}")))).collect()),
+            _ => text(""),
+        };
+        out.insert(name.clone(), value);
+    }
+    out
+}

@@ -1,0 +1,484 @@
+//! Runs a pipeline over its stage graph: a stage starts once everything it
+//! depends on has settled and its `when`/`if` allow; up to `max_parallel` run at
+//! once; transient failures are retried; an interrupt stops scheduling, cancels
+//! what runs and still runs `when: always` stages.
+//!
+//! Every stage boundary is written to the journal (and fsynced) before any stage
+//! that depends on it starts, so a resumed run never repeats a stage that
+//! finished.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::future::{Future, poll_fn};
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use petgraph::Direction;
+use petgraph::graph::NodeIndex;
+use serde::Serialize;
+use serde_json::Value;
+use slipway_core::dag::Dag;
+use slipway_core::model::{Pipeline, Stage, When};
+use tokio::sync::{mpsc, watch};
+
+use crate::context::{RunInfo, StageFacts, template_context};
+use crate::event::{Event, RunStatus, StageStatus, now_ms};
+use crate::journal::Journal;
+use crate::render::Renderer;
+use crate::retry::Policy;
+use crate::runid::random_u64;
+use crate::runtime::{Effect, Outputs, Planners, Runners, StageEnv, StageError, placeholder_outputs};
+use crate::secrets::Masker;
+
+/// Everything a run needs besides the pipeline and the kinds.
+pub struct RunOptions<'j> {
+    pub run: RunInfo,
+    pub params: BTreeMap<String, String>,
+    pub secrets: BTreeMap<String, String>,
+    pub masker: Masker,
+    pub base_dir: PathBuf,
+    pub max_parallel: usize,
+    /// Stages that already succeeded in this run (resume): their outputs are reused.
+    pub reuse: BTreeMap<String, (Outputs, u32)>,
+    /// Set to true on the first interrupt.
+    pub cancel: watch::Receiver<bool>,
+    /// Set to true on a second interrupt: `always` stages are cancelled too.
+    pub abort: watch::Receiver<bool>,
+    pub events: mpsc::UnboundedSender<Event>,
+    pub journal: Option<&'j mut Journal>,
+}
+
+pub struct RunOutcome {
+    pub status: RunStatus,
+    pub stages: BTreeMap<String, StageFacts>,
+    pub journal_error: Option<String>,
+}
+
+/// Writes events to the journal (boundaries fsynced) and to the reporters, masked.
+struct Recorder<'j> {
+    journal: Option<&'j mut Journal>,
+    events: mpsc::UnboundedSender<Event>,
+    masker: Masker,
+    error: Option<String>,
+}
+
+impl Recorder<'_> {
+    fn record(&mut self, event: Event) {
+        if let Some(j) = self.journal.as_deref_mut()
+            && let Err(e) = j.append(&event)
+        {
+            self.error.get_or_insert_with(|| format!("journal write failed: {e}"));
+        }
+        let masked = serde_json::to_value(&event).ok().map(|v| self.masker.mask_json(&v)).and_then(|v| serde_json::from_value(v).ok());
+        let _ = self.events.send(masked.unwrap_or(event));
+    }
+}
+
+type StageFuture<'a> = Pin<Box<dyn Future<Output = (Result<Outputs, StageError>, u32)> + Send + 'a>>;
+
+/// Runs every stage for real.
+pub async fn execute(pipeline: &Pipeline, dag: &Dag, runners: &dyn Runners, mut opts: RunOptions<'_>) -> RunOutcome {
+    let renderer = Renderer::new();
+    let started = Instant::now();
+    let g = &dag.graph;
+    let n = g.node_count();
+    let ids: Vec<String> = g.node_indices().map(|i| g[i].id.clone()).collect();
+    let mut rec = Recorder { journal: opts.journal.take(), events: opts.events.clone(), masker: opts.masker.clone(), error: None };
+    rec.record(Event::RunStarted {
+        run_id: opts.run.id.clone(),
+        pipeline: pipeline.name.value.clone(),
+        params: opts.params.clone(),
+        resumed: !opts.reuse.is_empty(),
+        at: now_ms(),
+    });
+
+    let mut status = vec![StageStatus::Pending; n];
+    let mut failed_upstream = vec![false; n]; // a stage this one depends on (transitively) failed
+    let mut blocked = vec![false; n]; // … or did not succeed for any reason
+    let mut waiting: Vec<usize> = g.node_indices().map(|i| g.neighbors(i).count()).collect();
+    let mut facts: BTreeMap<String, StageFacts> = BTreeMap::new();
+    let mut ready: VecDeque<usize> = (0..n).filter(|&i| waiting[i] == 0).collect();
+    let mut running: Vec<(usize, Instant, StageFuture<'_>)> = Vec::new();
+    let mut cancel = opts.cancel.clone();
+    let mut any_failed = false;
+
+    let settle = |i: usize,
+                  st: StageStatus,
+                  ready: &mut VecDeque<usize>,
+                  waiting: &mut Vec<usize>,
+                  status: &mut Vec<StageStatus>,
+                  failed_upstream: &mut Vec<bool>,
+                  blocked: &mut Vec<bool>| {
+        status[i] = st;
+        for dependent in g.neighbors_directed(NodeIndex::new(i), Direction::Incoming) {
+            let d = dependent.index();
+            failed_upstream[d] |= st == StageStatus::Failed || failed_upstream[i];
+            blocked[d] |= st != StageStatus::Succeeded && !(st == StageStatus::Skipped && !blocked[i]) || blocked[i];
+            waiting[d] -= 1;
+            if waiting[d] == 0 {
+                ready.push_back(d);
+            }
+        }
+    };
+
+    loop {
+        // Start what can start.
+        let mut deferred = VecDeque::new();
+        while let Some(i) = ready.pop_front() {
+            let id = &ids[i];
+            let Some(stage) = pipeline.stage(id) else { continue };
+            if let Some((outputs, attempts)) = opts.reuse.get(id) {
+                rec.record(Event::StageReused { stage: id.clone(), at: now_ms() });
+                facts.insert(id.clone(), StageFacts { status: StageStatus::Succeeded, outputs: outputs.clone(), attempts: *attempts });
+                settle(i, StageStatus::Succeeded, &mut ready, &mut waiting, &mut status, &mut failed_upstream, &mut blocked);
+                continue;
+            }
+            let cancelled = *opts.cancel.borrow();
+            let run_status = if cancelled {
+                "cancelled"
+            } else if any_failed {
+                "failed"
+            } else {
+                "running"
+            };
+            let decision = decide(stage, cancelled, failed_upstream[i], blocked[i]);
+            let decision = match decision {
+                Decision::Run => match condition(stage, &renderer, &pipeline_context(pipeline, &opts, run_status, &facts)) {
+                    Ok(true) => Decision::Run,
+                    Ok(false) => Decision::Skip("its `if` condition is false".into()),
+                    Err(e) => Decision::Fail(e),
+                },
+                other => other,
+            };
+            match &decision {
+                Decision::Run if running.len() >= opts.max_parallel.max(1) => deferred.push_back(i),
+                Decision::Run => {
+                    rec.record(Event::StageStarted { stage: id.clone(), at: now_ms() });
+                    let context = pipeline_context(pipeline, &opts, run_status, &facts);
+                    // `always` stages started after an interrupt ignore it; a second interrupt stops them.
+                    let stop = if cancelled { opts.abort.clone() } else { opts.cancel.clone() };
+                    let fut = run_stage(
+                        pipeline,
+                        stage,
+                        runners,
+                        &renderer,
+                        context,
+                        &opts.run.id,
+                        &opts.base_dir,
+                        &opts.masker,
+                        &opts.events,
+                        stop,
+                    );
+                    running.push((i, Instant::now(), Box::pin(fut)));
+                }
+                Decision::Skip(reason) | Decision::Cancel(reason) | Decision::Fail(reason) => {
+                    let final_status = decision_status(&decision);
+                    any_failed |= final_status == StageStatus::Failed;
+                    rec.record(Event::StageFinished {
+                        stage: id.clone(),
+                        status: final_status,
+                        attempts: 0,
+                        duration_ms: 0,
+                        outputs: Outputs::new(),
+                        reason: Some(reason.clone()),
+                        at: now_ms(),
+                    });
+                    facts.insert(id.clone(), StageFacts { status: final_status, outputs: Outputs::new(), attempts: 0 });
+                    settle(i, final_status, &mut ready, &mut waiting, &mut status, &mut failed_upstream, &mut blocked);
+                }
+            }
+        }
+        ready = deferred;
+        if running.is_empty() {
+            break;
+        }
+        // Wait for a stage to finish, or for an interrupt.
+        let already = *cancel.borrow();
+        let done = tokio::select! {
+            done = next_done(&mut running) => Some(done),
+            _ = cancel.changed(), if !already => None,
+        };
+        let Some((i, started_at, (result, attempts))) = done else { continue };
+        let id = ids[i].clone();
+        let duration_ms = started_at.elapsed().as_millis() as u64;
+        let (st, outputs, reason) = match result {
+            Ok(outputs) => (StageStatus::Succeeded, outputs, None),
+            Err(e) if e.message == CANCELLED => (StageStatus::Cancelled, Outputs::new(), Some("run interrupted".to_owned())),
+            Err(e) => (StageStatus::Failed, Outputs::new(), Some(e.message)),
+        };
+        any_failed |= st == StageStatus::Failed;
+        rec.record(Event::StageFinished {
+            stage: id.clone(),
+            status: st,
+            attempts,
+            duration_ms,
+            outputs: outputs.clone(),
+            reason,
+            at: now_ms(),
+        });
+        facts.insert(id, StageFacts { status: st, outputs, attempts });
+        settle(i, st, &mut ready, &mut waiting, &mut status, &mut failed_upstream, &mut blocked);
+    }
+
+    let run_status = if *opts.cancel.borrow() {
+        RunStatus::Interrupted
+    } else if status.iter().any(|s| matches!(s, StageStatus::Failed | StageStatus::Cancelled)) {
+        RunStatus::Failed
+    } else {
+        RunStatus::Succeeded
+    };
+    rec.record(Event::RunFinished { status: run_status, duration_ms: started.elapsed().as_millis() as u64, at: now_ms() });
+    RunOutcome { status: run_status, stages: facts, journal_error: rec.error }
+}
+
+const CANCELLED: &str = "\u{0}cancelled";
+
+enum Decision {
+    Run,
+    Skip(String),
+    Cancel(String),
+    Fail(String),
+}
+
+fn decision_status(d: &Decision) -> StageStatus {
+    match d {
+        Decision::Run => StageStatus::Running,
+        Decision::Skip(_) => StageStatus::Skipped,
+        Decision::Cancel(_) => StageStatus::Cancelled,
+        Decision::Fail(_) => StageStatus::Failed,
+    }
+}
+
+fn decide(stage: &Stage, cancelled: bool, failed_upstream: bool, blocked: bool) -> Decision {
+    match (stage.common.when, cancelled) {
+        (When::Always, _) => Decision::Run,
+        (_, true) => Decision::Cancel("run interrupted".into()),
+        (When::Success, false) if blocked => Decision::Skip("a stage it depends on did not succeed".into()),
+        (When::Success, false) => Decision::Run,
+        (When::Failure, false) if failed_upstream => Decision::Run,
+        (When::Failure, false) => Decision::Skip("nothing it depends on failed".into()),
+    }
+}
+
+/// Renders `if`; empty, `false`, `0` and `null` are false.
+fn condition(stage: &Stage, renderer: &Renderer, context: &Value) -> Result<bool, String> {
+    let Some(t) = &stage.common.r#if else { return Ok(true) };
+    let text = renderer.render(&t.source, context).map_err(|e| format!("`if`: {e}"))?;
+    Ok(!matches!(text.trim(), "" | "false" | "0" | "null"))
+}
+
+fn pipeline_context(pipeline: &Pipeline, opts: &RunOptions<'_>, run_status: &str, facts: &BTreeMap<String, StageFacts>) -> Value {
+    template_context(pipeline, &opts.params, &opts.secrets, &opts.run, run_status, facts)
+}
+
+/// Polls the running stages; resolves with the first to finish.
+async fn next_done<T>(running: &mut Vec<(usize, Instant, Pin<Box<dyn Future<Output = T> + Send + '_>>)>) -> (usize, Instant, T) {
+    poll_fn(|cx| {
+        for k in 0..running.len() {
+            if let Poll::Ready(out) = running[k].2.as_mut().poll(cx) {
+                let (i, started, _) = running.swap_remove(k);
+                return Poll::Ready((i, started, out));
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// One stage: attempts with timeouts and backoff until success, a permanent
+/// failure, the last attempt, or `stop`.
+#[allow(clippy::too_many_arguments)]
+async fn run_stage<'a>(
+    pipeline: &'a Pipeline,
+    stage: &'a Stage,
+    runners: &'a dyn Runners,
+    renderer: &'a Renderer,
+    context: Value,
+    run_id: &'a str,
+    base_dir: &'a std::path::Path,
+    masker: &'a Masker,
+    events: &'a mpsc::UnboundedSender<Event>,
+    mut stop: watch::Receiver<bool>,
+) -> (Result<Outputs, StageError>, u32) {
+    let policy = Policy::for_stage(stage, pipeline);
+    let env = StageEnv {
+        stage,
+        pipeline,
+        context,
+        renderer,
+        run_id,
+        idempotency_key: format!("{run_id}:{}", stage.id.value),
+        base_dir,
+        dry_run: false,
+        masker,
+        events: Some(events),
+        cancel: stop.clone(),
+    };
+    let runner = runners.runner(stage.kind.value);
+    let id = &stage.id.value;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let _ = events.send(Event::AttemptStarted { stage: id.clone(), attempt, at: now_ms() });
+        let result = tokio::select! {
+            r = tokio::time::timeout(policy.timeout, runner.run(&env)) => match r {
+                Ok(r) => r,
+                Err(_) => Err(StageError::transient(format!("timed out after {}", humantime::format_duration(policy.timeout)))),
+            },
+            _ = stopped(&mut stop) => return (Err(StageError::permanent(CANCELLED)), attempt),
+        };
+        let error = match result {
+            Ok(outputs) => return (Ok(outputs), attempt),
+            Err(e) => e,
+        };
+        let retry = error.class == crate::runtime::ErrorClass::Transient && attempt < policy.attempts;
+        let wait = retry.then(|| policy.delay(attempt, error.retry_after, (random_u64() % 10_000) as f64 / 10_000.0));
+        let _ = events.send(Event::AttemptFailed {
+            stage: id.clone(),
+            attempt,
+            error: masker.mask(&error.message),
+            transient: error.class == crate::runtime::ErrorClass::Transient,
+            retry_in_ms: wait.map(|w| w.as_millis() as u64),
+            at: now_ms(),
+        });
+        let Some(wait) = wait else { return (Err(error), attempt) };
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stopped(&mut stop) => return (Err(StageError::permanent(CANCELLED)), attempt),
+        }
+    }
+}
+
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    while !*stop.borrow() {
+        if stop.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// One stage as `slipway plan` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedStage {
+    pub id: String,
+    pub kind: String,
+    pub needs: Vec<String>,
+    pub when: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
+    /// Run for real because the kind is read-only and `--live-reads` was given.
+    pub live: bool,
+    pub effects: Vec<Effect>,
+    pub outputs: Outputs,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl PlannedStage {
+    /// The same, with secrets masked everywhere they could appear.
+    fn masked(self, m: &Masker) -> Self {
+        let text = |s: String| m.mask(&s);
+        let pairs = |v: Vec<(String, String)>| v.into_iter().map(|(k, val)| (k, m.mask(&val))).collect();
+        PlannedStage {
+            condition: self.condition.map(text),
+            effects: self
+                .effects
+                .into_iter()
+                .map(|e| match e {
+                    Effect::Http { method, url, headers, body } => {
+                        Effect::Http { method, url: m.mask(&url), headers: pairs(headers), body: body.map(text) }
+                    }
+                    Effect::Command { command, on, env, workdir } => {
+                        Effect::Command { command: m.mask(&command), on, env: pairs(env), workdir }
+                    }
+                    Effect::Redis { url, command } => Effect::Redis { url: m.mask(&url), command: m.mask(&command) },
+                    Effect::Note { text: t } => Effect::Note { text: m.mask(&t) },
+                })
+                .collect(),
+            outputs: match m.mask_json(&Value::Object(self.outputs)) {
+                Value::Object(o) => o,
+                _ => Outputs::new(),
+            },
+            error: self.error.map(text),
+            ..self
+        }
+    }
+}
+
+/// A dry run: each stage describes what it would do. Only `planners` are given,
+/// which cannot act; `live_reads`, if given, runs read-only kinds through
+/// read-only capabilities.
+pub async fn plan(
+    pipeline: &Pipeline,
+    dag: &Dag,
+    planners: &dyn Planners,
+    live_reads: Option<&dyn Runners>,
+    opts: &RunOptions<'_>,
+) -> Vec<PlannedStage> {
+    let renderer = Renderer::new();
+    let order = dag.topological().unwrap_or_default();
+    let mut stages_cx: BTreeMap<String, StageFacts> = BTreeMap::new();
+    let mut out = Vec::new();
+    for node in order {
+        let id = dag.graph[node].id.clone();
+        let Some(stage) = pipeline.stage(&id) else { continue };
+        let mut context = pipeline_context(pipeline, opts, "running", &stages_cx);
+        placeholder_statuses(&mut context, &stages_cx);
+        let condition =
+            stage.common.r#if.as_ref().map(|t| renderer.render_lenient(&t.source, &context).unwrap_or_else(|e| format!("<{e}>")));
+        let env = StageEnv {
+            stage,
+            pipeline,
+            context,
+            renderer: &renderer,
+            run_id: &opts.run.id,
+            idempotency_key: format!("{}:{id}", opts.run.id),
+            base_dir: &opts.base_dir,
+            dry_run: true,
+            masker: &opts.masker,
+            events: None,
+            cancel: opts.cancel.clone(),
+        };
+        let live = live_reads.filter(|_| stage.config.spec().read_only());
+        let mut planned = PlannedStage {
+            id: id.clone(),
+            kind: stage.kind.value.as_str().to_owned(),
+            needs: dag.dependencies(node).map(|d| dag.graph[d].id.clone()).collect(),
+            when: stage.common.when.as_str().to_owned(),
+            condition,
+            live: live.is_some(),
+            effects: Vec::new(),
+            outputs: placeholder_outputs(stage),
+            error: None,
+        };
+        planned.needs.sort();
+        match planners.planner(stage.kind.value).plan(&env) {
+            Ok(p) => planned.effects = p.effects,
+            Err(e) => planned.error = Some(e.message),
+        }
+        if let Some(runners) = live {
+            let timeout = Policy::for_stage(stage, pipeline).timeout.min(Duration::from_secs(60));
+            let real_env = StageEnv { dry_run: false, ..env };
+            match tokio::time::timeout(timeout, runners.runner(stage.kind.value).run(&real_env)).await {
+                Ok(Ok(outputs)) => planned.outputs = outputs,
+                Ok(Err(e)) => planned.error = Some(format!("live read failed: {}", e.message)),
+                Err(_) => planned.error = Some("live read timed out".into()),
+            }
+        }
+        stages_cx.insert(id, StageFacts { status: StageStatus::Pending, outputs: planned.outputs.clone(), attempts: 0 });
+        out.push(planned.masked(&opts.masker));
+    }
+    out
+}
+
+/// In a plan, a stage's status is not known yet: say so instead of guessing.
+fn placeholder_statuses(context: &mut Value, stages: &BTreeMap<String, StageFacts>) {
+    if let Some(Value::Object(map)) = context.get_mut("stages") {
+        for id in stages.keys() {
+            if let Some(Value::Object(s)) = map.get_mut(id) {
+                s.insert("status".into(), Value::String(format!("<stages.{id}.status: known after run>")));
+            }
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! Capabilities: the only way runners reach the network. A read-only capability
+//! refuses anything but GET and HEAD, whatever a runner asks for.
+
+use std::sync::Once;
+use std::time::Duration;
+
+use reqwest::{Method, Response, StatusCode};
+use slipway_engine::retry::parse_retry_after;
+use slipway_engine::runid::now_secs;
+use slipway_engine::runtime::StageError;
+
+pub struct HttpCap {
+    client: Option<reqwest::Client>,
+    read_only: bool,
+}
+
+static TLS: Once = Once::new();
+
+impl HttpCap {
+    pub fn new(read_only: bool) -> Self {
+        TLS.call_once(|| {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        });
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("slipway/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .ok();
+        HttpCap { client, read_only }
+    }
+
+    /// Sends a request; HTTP errors are not errors here (see [`classify`]),
+    /// connection problems are transient.
+    pub async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(String, String)],
+        body: Option<Vec<u8>>,
+    ) -> Result<Response, StageError> {
+        if self.read_only && method != Method::GET && method != Method::HEAD {
+            return Err(StageError::permanent(format!("refused {method} {url}: only GET and HEAD are allowed while planning")));
+        }
+        let client = self.client.as_ref().ok_or_else(|| StageError::permanent("the HTTP client could not be set up"))?;
+        let mut req = client.request(method, url);
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        if let Some(b) = body {
+            req = req.body(b);
+        }
+        req.send().await.map_err(|e| {
+            if e.is_builder() {
+                StageError::permanent(format!("bad request to {url}: {e}"))
+            } else {
+                StageError::transient(format!("{url}: {}", describe(&e)))
+            }
+        })
+    }
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text = format!("{text}: {s}");
+        source = s.source();
+    }
+    text
+}
+
+/// Whether an HTTP status is success, worth retrying (408, 429, 5xx, with the
+/// service's `Retry-After`) or final.
+pub fn classify(status: StatusCode, retry_after: Option<&str>, expected: &[u16], body: &str) -> Result<(), StageError> {
+    let ok = if expected.is_empty() { status.is_success() } else { expected.contains(&status.as_u16()) };
+    if ok {
+        return Ok(());
+    }
+    let snippet: String = body.chars().take(300).collect();
+    let message = format!("HTTP {status}{}", if snippet.trim().is_empty() { String::new() } else { format!(": {}", snippet.trim()) });
+    if status == StatusCode::REQUEST_TIMEOUT || status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+        let wait = retry_after.and_then(|v| parse_retry_after(v, now_secs()));
+        Err(StageError::transient(message).retry_after(wait))
+    } else {
+        Err(StageError::permanent(message))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use slipway_engine::runtime::ErrorClass;
+
+    #[test]
+    fn statuses_are_classified() {
+        assert!(classify(StatusCode::OK, None, &[], "").is_ok());
+        assert!(classify(StatusCode::ACCEPTED, None, &[], "").is_ok());
+        assert!(classify(StatusCode::OK, None, &[201], "").is_err());
+        let e = classify(StatusCode::TOO_MANY_REQUESTS, Some("3"), &[], "slow down").unwrap_err();
+        assert_eq!((e.class, e.retry_after), (ErrorClass::Transient, Some(Duration::from_secs(3))));
+        assert_eq!(classify(StatusCode::SERVICE_UNAVAILABLE, None, &[], "").unwrap_err().class, ErrorClass::Transient);
+        assert_eq!(classify(StatusCode::BAD_REQUEST, None, &[], "bad").unwrap_err().class, ErrorClass::Permanent);
+        assert_eq!(classify(StatusCode::NOT_FOUND, None, &[], "").unwrap_err().class, ErrorClass::Permanent);
+    }
+
+    #[tokio::test]
+    async fn read_only_refuses_writes() {
+        let cap = HttpCap::new(true);
+        let e = cap.send(Method::POST, "http://127.0.0.1:9/x", &[], None).await.unwrap_err();
+        assert!(e.message.contains("refused POST"), "{}", e.message);
+    }
+}

@@ -1,0 +1,106 @@
+//! The stage kinds at run time: one file per kind, each with its planner (what
+//! it would do, pure) and, where the kind runs in this version, its runner.
+//!
+//! [`Planning`] holds planners only: it is all a dry run gets. [`Live`] holds the
+//! capabilities runners act through; [`Live::read_only`] is what
+//! `plan --live-reads` gets.
+
+mod audit_ticket;
+mod caps;
+mod changelog;
+mod converge;
+mod deploy;
+mod http;
+mod marker;
+mod migrate;
+mod notify;
+mod process;
+mod shell;
+
+use slipway_core::kinds::Kind;
+use slipway_core::model::Pipeline;
+use slipway_engine::runtime::{BoxFuture, Outputs, Planner, Planners, Runner, Runners, StageEnv, StageError};
+
+pub use caps::HttpCap;
+
+/// Every kind's planner.
+pub struct Planning;
+
+impl Planners for Planning {
+    fn planner(&self, kind: Kind) -> &dyn Planner {
+        match kind {
+            Kind::Shell => &shell::Plan,
+            Kind::Http => &http::Plan,
+            Kind::Converge => &converge::Plan,
+            Kind::Deploy => &deploy::Plan,
+            Kind::Migrate => &migrate::Plan,
+            Kind::Changelog => &changelog::Plan,
+            Kind::AuditTicket => &audit_ticket::Plan,
+            Kind::Marker => &marker::Plan,
+            Kind::Notify => &notify::Plan,
+        }
+    }
+}
+
+/// Runners, with the capabilities they act through.
+pub struct Live {
+    shell: shell::Run,
+    http: http::Run,
+    unsupported: Unsupported,
+}
+
+impl Live {
+    /// Full capabilities: `slipway run`.
+    pub fn new() -> Self {
+        Live { shell: shell::Run { allowed: true }, http: http::Run { http: HttpCap::new(false) }, unsupported: Unsupported }
+    }
+
+    /// Reads only: HTTP GET and HEAD, no processes (`plan --live-reads`).
+    pub fn read_only() -> Self {
+        Live { shell: shell::Run { allowed: false }, http: http::Run { http: HttpCap::new(true) }, unsupported: Unsupported }
+    }
+}
+
+impl Default for Live {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Runners for Live {
+    fn runner(&self, kind: Kind) -> &dyn Runner {
+        match kind {
+            Kind::Shell => &self.shell,
+            Kind::Http => &self.http,
+            _ => &self.unsupported,
+        }
+    }
+}
+
+/// Whether this version can run a kind for real.
+pub fn can_run(kind: Kind) -> bool {
+    matches!(kind, Kind::Shell | Kind::Http)
+}
+
+/// Stages this version cannot run, with why: checked before a run takes the lock.
+pub fn unsupported_stages(pipeline: &Pipeline) -> Vec<String> {
+    let mut out = Vec::new();
+    for stage in pipeline.stages.values() {
+        if !can_run(stage.kind.value) {
+            out.push(format!("stage `{}`: kind `{}` can be planned but not yet run", stage.id.value, stage.kind.value));
+        } else if stage.config.spec().host_role().is_some() {
+            out.push(format!("stage `{}`: running on hosts needs the SSH transport, which is not in this version", stage.id.value));
+        }
+    }
+    out
+}
+
+struct Unsupported;
+
+impl Runner for Unsupported {
+    fn run<'a>(&'a self, env: &'a StageEnv<'a>) -> BoxFuture<'a, Result<Outputs, StageError>> {
+        Box::pin(
+            async move { Err(StageError::permanent(format!("kind `{}` cannot run in this version of Slipway", env.stage.kind.value))) },
+        )
+    }
+}

@@ -1,0 +1,71 @@
+//! `slipway plan` for people: each stage in order, with every request and
+//! command it would make.
+
+use std::fmt::Write;
+
+use slipway_engine::{Effect, PlannedStage};
+
+pub fn human(pipeline: &str, stages: &[PlannedStage]) -> String {
+    let mut out = format!("plan for {pipeline}: {} stages, nothing is changed\n", stages.len());
+    for (n, s) in stages.iter().enumerate() {
+        let _ = write!(out, "\n{}. {} ({})", n + 1, s.id, s.kind);
+        if !s.needs.is_empty() {
+            let _ = write!(out, " after {}", s.needs.join(", "));
+        }
+        if s.when != "success" {
+            let _ = write!(out, " [when: {}]", s.when);
+        }
+        if s.live {
+            out.push_str(" [read live]");
+        }
+        out.push('\n');
+        if let Some(c) = &s.condition {
+            let _ = writeln!(out, "   only if: {c}");
+        }
+        for e in &s.effects {
+            effect(&mut out, e);
+        }
+        if let Some(err) = &s.error {
+            let _ = writeln!(out, "   error: {err}");
+        }
+        if !s.outputs.is_empty() {
+            let names: Vec<&str> = s.outputs.keys().map(String::as_str).collect();
+            let _ = writeln!(out, "   outputs: {}", names.join(", "));
+        }
+    }
+    out
+}
+
+fn effect(out: &mut String, e: &Effect) {
+    match e {
+        Effect::Http { method, url, headers, body } => {
+            let _ = writeln!(out, "   {method} {url}");
+            for (k, v) in headers {
+                let _ = writeln!(out, "     {k}: {v}");
+            }
+            if let Some(b) = body {
+                for line in b.lines() {
+                    let _ = writeln!(out, "     | {line}");
+                }
+            }
+        }
+        Effect::Command { command, on, env, workdir } => {
+            let _ = writeln!(out, "   $ on {}:", on.join(", "));
+            for line in command.lines() {
+                let _ = writeln!(out, "     | {line}");
+            }
+            for (k, v) in env {
+                let _ = writeln!(out, "     env {k}={v}");
+            }
+            if let Some(w) = workdir {
+                let _ = writeln!(out, "     in {w}");
+            }
+        }
+        Effect::Redis { url, command } => {
+            let _ = writeln!(out, "   redis {url}: {command}");
+        }
+        Effect::Note { text } => {
+            let _ = writeln!(out, "   note: {text}");
+        }
+    }
+}

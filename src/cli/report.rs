@@ -1,0 +1,171 @@
+//! Showing a run as it happens: a live view on a terminal (one line per running
+//! stage), one line per event in CI logs, or JSON lines for machines; then a
+//! summary of every stage.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use slipway_engine::event::{Event, RunStatus, StageStatus};
+use tokio::sync::mpsc;
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// Lines for people (a live view on a terminal).
+    #[default]
+    Human,
+    /// One JSON event per line.
+    Json,
+}
+
+/// Per stage: status, attempts, duration, for the summary.
+#[derive(Default)]
+pub struct Summary {
+    rows: BTreeMap<String, (StageStatus, u32, u64, Option<String>)>,
+    order: Vec<String>,
+}
+
+/// Consumes events until the channel closes; returns the summary.
+pub async fn report(mut rx: mpsc::UnboundedReceiver<Event>, format: OutputFormat) -> Summary {
+    let live = format == OutputFormat::Human && std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
+    let mp = MultiProgress::new();
+    let mut bars: BTreeMap<String, ProgressBar> = BTreeMap::new();
+    let mut summary = Summary::default();
+    while let Some(event) = rx.recv().await {
+        track(&mut summary, &event);
+        match format {
+            OutputFormat::Json => {
+                let mut out = std::io::stdout().lock();
+                let _ = serde_json::to_writer(&mut out, &event);
+                let _ = out.write_all(b"\n");
+            }
+            OutputFormat::Human if live => live_view(&mp, &mut bars, &event),
+            OutputFormat::Human => {
+                if let Some(line) = line(&event) {
+                    println!("{line}");
+                }
+            }
+        }
+    }
+    for bar in bars.values() {
+        bar.finish_and_clear();
+    }
+    summary
+}
+
+fn track(s: &mut Summary, e: &Event) {
+    match e {
+        Event::StageStarted { stage, .. } | Event::StageReused { stage, .. } if !s.order.contains(stage) => s.order.push(stage.clone()),
+        _ => {}
+    }
+    match e {
+        Event::StageFinished { stage, status, attempts, duration_ms, reason, .. } => {
+            if !s.order.contains(stage) {
+                s.order.push(stage.clone());
+            }
+            s.rows.insert(stage.clone(), (*status, *attempts, *duration_ms, reason.clone()));
+        }
+        Event::StageReused { stage, .. } => {
+            s.rows.insert(stage.clone(), (StageStatus::Succeeded, 0, 0, Some("succeeded in an earlier attempt of this run".into())));
+        }
+        _ => {}
+    }
+}
+
+fn live_view(mp: &MultiProgress, bars: &mut BTreeMap<String, ProgressBar>, e: &Event) {
+    match e {
+        Event::StageStarted { stage, .. } => {
+            let bar = mp.add(ProgressBar::new_spinner());
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {prefix:.bold} {wide_msg} {elapsed:>4}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            bar.set_prefix(stage.clone());
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bars.insert(stage.clone(), bar);
+        }
+        Event::Log { stage, line, .. } => {
+            if let Some(bar) = bars.get(stage) {
+                bar.set_message(line.clone());
+            }
+            let _ = mp.println(format!("  {stage} | {line}"));
+        }
+        Event::StageFinished { stage, .. } => {
+            if let Some(bar) = bars.remove(stage) {
+                bar.finish_and_clear();
+            }
+            if let Some(l) = line(e) {
+                let _ = mp.println(l);
+            }
+        }
+        other => {
+            if let Some(l) = line(other)
+                && !matches!(other, Event::AttemptStarted { .. })
+            {
+                let _ = mp.println(l);
+            }
+        }
+    }
+}
+
+/// One line per event, for logs.
+pub fn line(e: &Event) -> Option<String> {
+    Some(match e {
+        Event::RunStarted { run_id, pipeline, resumed, .. } => {
+            format!("{} run {run_id} of {pipeline}", if *resumed { "resuming" } else { "starting" })
+        }
+        Event::StageStarted { stage, .. } => format!("▶ {stage}"),
+        Event::AttemptStarted { stage, attempt, .. } if *attempt > 1 => format!("↻ {stage}: attempt {attempt}"),
+        Event::AttemptStarted { .. } => return None,
+        Event::AttemptFailed { stage, attempt, error, retry_in_ms: Some(ms), .. } => {
+            format!("! {stage}: attempt {attempt} failed: {error} (retrying in {})", fmt_ms(*ms))
+        }
+        Event::AttemptFailed { stage, attempt, error, transient, .. } => {
+            format!("! {stage}: attempt {attempt} failed{}: {error}", if *transient { "" } else { " (not retried: permanent)" })
+        }
+        Event::Log { stage, line, .. } => format!("  {stage} | {line}"),
+        Event::StageFinished { stage, status, attempts, duration_ms, reason, .. } => {
+            let mark = match status {
+                StageStatus::Succeeded => "✓",
+                StageStatus::Failed => "✗",
+                StageStatus::Cancelled => "■",
+                _ => "-",
+            };
+            let detail = match (status, reason) {
+                (StageStatus::Succeeded, _) => {
+                    format!(" in {} ({attempts} attempt{})", fmt_ms(*duration_ms), if *attempts == 1 { "" } else { "s" })
+                }
+                (_, Some(r)) => format!(": {r}"),
+                _ => String::new(),
+            };
+            format!("{mark} {stage} {}{detail}", status.as_str())
+        }
+        Event::StageReused { stage, .. } => format!("= {stage} succeeded earlier in this run: not run again"),
+        Event::RunFinished { status, duration_ms, .. } => format!("run {} in {}", status.as_str(), fmt_ms(*duration_ms)),
+    })
+}
+
+fn fmt_ms(ms: u64) -> String {
+    if ms < 1000 { format!("{ms}ms") } else { format!("{:.1}s", ms as f64 / 1000.0) }
+}
+
+impl Summary {
+    pub fn print(&self, status: RunStatus, run_id: &str) {
+        let width = self.order.iter().map(String::len).max().unwrap_or(5).max(5);
+        eprintln!("\n{:<width$}  {:<10} {:>8} {:>9}", "stage", "status", "attempts", "duration");
+        for id in &self.order {
+            if let Some((st, attempts, ms, reason)) = self.rows.get(id) {
+                let note = match (st, reason) {
+                    (StageStatus::Succeeded, _) | (_, None) => String::new(),
+                    (_, Some(r)) => format!("  {r}"),
+                };
+                eprintln!("{id:<width$}  {:<10} {attempts:>8} {:>9}{note}", st.as_str(), fmt_ms(*ms));
+            }
+        }
+        eprintln!("\nrun {run_id}: {}", status.as_str());
+        if matches!(status, RunStatus::Failed | RunStatus::Interrupted) {
+            eprintln!("continue it with: slipway resume {run_id}");
+        }
+    }
+}

@@ -1,0 +1,368 @@
+//! `slipway run`, `slipway plan` and `slipway resume`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use slipway_core::Checked;
+use slipway_core::model::Pipeline;
+use slipway_engine::context::{RunInfo, resolve_params};
+use slipway_engine::digest::digests;
+use slipway_engine::event::RunStatus;
+use slipway_engine::journal::{Journal, RunMeta, replay};
+use slipway_engine::lock::{self, Holder, LockError};
+use slipway_engine::runid::{new_run_id, now_secs, rfc3339};
+use slipway_engine::secrets::{Masker, resolve};
+use slipway_engine::{PlannedStage, RunOptions};
+use slipway_stages::{Live, Planning, unsupported_stages};
+use tokio::sync::{mpsc, watch};
+
+use super::report::{OutputFormat, report};
+use super::{exit, load, plan_view};
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct StateArgs {
+    /// Where runs and locks are kept.
+    #[arg(long, default_value = ".slipway", env = "SLIPWAY_STATE_DIR")]
+    pub state_dir: PathBuf,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    pub file: PathBuf,
+    /// A param: `--param version=1.2.3` (repeatable).
+    #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// Stages running at once.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_parallel: u16,
+    /// Show what would happen, change nothing (same as `slipway plan`).
+    #[arg(long)]
+    pub dry_run: bool,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+    /// Wait for the deploy lock instead of failing at once (optionally up to TIMEOUT, default 1h).
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "1h", value_name = "TIMEOUT")]
+    pub wait_lock: Option<String>,
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct PlanArgs {
+    pub file: PathBuf,
+    #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// Run read-only stages for real (HTTP GETs, the changelog) so the plan shows real values.
+    #[arg(long)]
+    pub live_reads: bool,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ResumeArgs {
+    pub run_id: String,
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_parallel: u16,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "1h", value_name = "TIMEOUT")]
+    pub wait_lock: Option<String>,
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime")
+}
+
+fn params_or_exit(pipeline: &Pipeline, given: &[String]) -> Result<BTreeMap<String, String>, i32> {
+    resolve_params(pipeline, given).map_err(|e| {
+        eprintln!("error: {e}");
+        exit::USAGE
+    })
+}
+
+pub fn plan(args: PlanArgs) -> i32 {
+    let checked = match load::valid_pipeline(&args.file) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
+    let params = match params_or_exit(pipeline, &args.params) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    // Secrets are not needed to plan: they show as `***` (and are masked if known).
+    let secrets: BTreeMap<String, String> = pipeline.secrets.keys().map(|k| (k.value.clone(), "***".to_owned())).collect();
+    let live = args.live_reads.then(Live::read_only);
+    let (_cancel_tx, cancel) = watch::channel(false);
+    let (events, _rx) = mpsc::unbounded_channel();
+    let opts = RunOptions {
+        run: RunInfo {
+            id: "<run-id>".into(),
+            user: lock::username(),
+            trigger: "plan".into(),
+            started_at: "<start time>".into(),
+            dry_run: true,
+        },
+        params,
+        secrets,
+        masker: Masker::new(std::iter::empty()),
+        base_dir: load::base_dir(&args.file),
+        max_parallel: 1,
+        reuse: BTreeMap::new(),
+        cancel: cancel.clone(),
+        abort: cancel,
+        events,
+        journal: None,
+    };
+    let planned: Vec<PlannedStage> = runtime().block_on(slipway_engine::plan(
+        pipeline,
+        &checked.dag,
+        &Planning,
+        live.as_ref().map(|l| l as &dyn slipway_engine::runtime::Runners),
+        &opts,
+    ));
+    match args.format {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "pipeline": pipeline.name.value, "stages": planned })).unwrap_or_default()
+        ),
+        OutputFormat::Human => print!("{}", plan_view::human(&pipeline.name.value, &planned)),
+    }
+    if planned.iter().any(|p| p.error.is_some()) { exit::INVALID } else { exit::OK }
+}
+
+pub fn run(args: RunArgs) -> i32 {
+    if args.dry_run {
+        return plan(PlanArgs { file: args.file, params: args.params, live_reads: false, format: args.format });
+    }
+    let checked = match load::valid_pipeline(&args.file) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
+    let params = match params_or_exit(pipeline, &args.params) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let file = std::fs::canonicalize(&args.file).unwrap_or(args.file.clone());
+    let run_id = new_run_id();
+    let meta = RunMeta {
+        run_id: run_id.clone(),
+        pipeline: pipeline.name.value.clone(),
+        file: file.display().to_string(),
+        params: params.clone(),
+        digests: digests(pipeline),
+        user: lock::username(),
+        host: lock::hostname(),
+        pid: std::process::id(),
+        started_at: rfc3339(now_secs()),
+    };
+    execute(&checked, meta, Default::default(), args.max_parallel, args.format, args.wait_lock.as_deref(), &args.state.state_dir, false)
+}
+
+pub fn resume(args: ResumeArgs) -> i32 {
+    let state = &args.state.state_dir;
+    let (journal, meta, events) = match Journal::reopen(state, &args.run_id, Masker::default()) {
+        Ok(j) => j,
+        Err(e) => {
+            eprintln!("error: cannot open run `{}` under {}: {e}", args.run_id, state.display());
+            eprintln!("help: `slipway runs` lists the runs there");
+            return exit::USAGE;
+        }
+    };
+    drop(journal);
+    let done = replay(&events);
+    if done.finished == Some(RunStatus::Succeeded) {
+        eprintln!("run {} already succeeded: nothing to resume", meta.run_id);
+        return exit::OK;
+    }
+    let checked = match load::valid_pipeline(Path::new(&meta.file)) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
+    let now = digests(pipeline);
+    let changes = changes_affecting_rest(&meta.digests, &now, &done.succeeded);
+    if !changes.is_empty() {
+        eprintln!("error: refusing to resume run {}: {} changed since the run started, in what is left to run:", meta.run_id, meta.file);
+        for c in &changes {
+            eprintln!("  - {c}");
+        }
+        eprintln!("help: start a new run with `slipway run {}`", meta.file);
+        return exit::INVALID;
+    }
+    let reuse = done.succeeded.clone();
+    let meta = RunMeta { pid: std::process::id(), digests: now, ..meta };
+    execute(&checked, meta, reuse, args.max_parallel, args.format, args.wait_lock.as_deref(), state, true)
+}
+
+/// Stages left to run whose definition changed, appeared or disappeared.
+fn changes_affecting_rest(
+    then: &BTreeMap<String, String>,
+    now: &BTreeMap<String, String>,
+    succeeded: &BTreeMap<String, (slipway_engine::Outputs, u32)>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for (id, digest) in now {
+        if succeeded.contains_key(id) {
+            continue;
+        }
+        match then.get(id) {
+            None => out.push(format!("stage `{id}` was added")),
+            Some(old) if old != digest => out.push(format!("stage `{id}` changed (its fields, the defaults it inherits, or its hosts)")),
+            Some(_) => {}
+        }
+    }
+    for id in then.keys().filter(|id| !now.contains_key(*id)) {
+        if succeeded.contains_key(id) {
+            out.push(format!("stage `{id}` was removed, but later stages may have read its outputs"));
+        } else {
+            out.push(format!("stage `{id}` was removed"));
+        }
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn execute(
+    checked: &Checked,
+    meta: RunMeta,
+    reuse: BTreeMap<String, (slipway_engine::Outputs, u32)>,
+    max_parallel: u16,
+    format: OutputFormat,
+    wait_lock: Option<&str>,
+    state: &Path,
+    resumed: bool,
+) -> i32 {
+    let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
+    let unsupported = unsupported_stages(pipeline);
+    if !unsupported.is_empty() {
+        eprintln!("error: this version of Slipway cannot run {}:", meta.file);
+        for u in &unsupported {
+            eprintln!("  - {u}");
+        }
+        eprintln!("help: `slipway plan {}` shows what it would do", meta.file);
+        return exit::INVALID;
+    }
+    let secrets = match resolve(pipeline, Path::new(&meta.file).parent().unwrap_or(Path::new("."))) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::INVALID;
+        }
+    };
+    let masker = Masker::new(secrets.values().map(String::as_str));
+    let wait = match wait_lock.map(humantime::parse_duration).transpose() {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("error: --wait-lock: {e}");
+            return exit::USAGE;
+        }
+    };
+    let lock_name = lock::lock_name(&pipeline.name.value, meta.params.get("environment").map(String::as_str));
+    let me = Holder {
+        run_id: meta.run_id.clone(),
+        user: meta.user.clone(),
+        host: meta.host.clone(),
+        pid: meta.pid,
+        started_at: meta.started_at.clone(),
+    };
+    let held = match lock::acquire(state, &lock_name, &me, wait) {
+        Ok(l) => l,
+        Err(e @ (LockError::Held { .. } | LockError::Timeout { .. })) => {
+            eprintln!("error: {e}");
+            eprintln!("help: wait with `--wait-lock`, or if that run is gone for good: `slipway unlock {}`", meta.file);
+            return exit::LOCKED;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::USAGE;
+        }
+    };
+    if let Some(stale) = &held.took_over {
+        eprintln!("warning: took over the stale deploy lock `{lock_name}` of {stale}: that process is gone");
+    }
+    let journal = if resumed {
+        Journal::reopen(state, &meta.run_id, masker.clone()).map(|(j, _, _)| j).and_then(|j| j.update_meta(&meta).map(|_| j))
+    } else {
+        Journal::create(state, &meta, masker.clone())
+    };
+    let mut journal = match journal {
+        Ok(j) => j,
+        Err(e) => {
+            eprintln!("error: cannot write the run journal under {}: {e}", state.display());
+            return exit::USAGE;
+        }
+    };
+    let rt = runtime();
+    let (cancel_tx, cancel) = watch::channel(false);
+    let (abort_tx, abort) = watch::channel(false);
+    let (events, rx) = mpsc::unbounded_channel();
+    let run_id = meta.run_id.clone();
+    let outcome = rt.block_on(async {
+        tokio::spawn(interrupts(cancel_tx, abort_tx));
+        let reporter = tokio::spawn(report(rx, format));
+        let opts = RunOptions {
+            run: RunInfo {
+                id: meta.run_id.clone(),
+                user: meta.user.clone(),
+                trigger: "cli".into(),
+                started_at: meta.started_at.clone(),
+                dry_run: false,
+            },
+            params: meta.params.clone(),
+            secrets,
+            masker,
+            base_dir: Path::new(&meta.file).parent().map(Path::to_path_buf).unwrap_or_default(),
+            max_parallel: max_parallel as usize,
+            reuse,
+            cancel,
+            abort,
+            events,
+            journal: Some(&mut journal),
+        };
+        let outcome = slipway_engine::execute(pipeline, &checked.dag, &Live::new(), opts).await;
+        let summary = reporter.await.unwrap_or_default();
+        (outcome, summary)
+    });
+    drop(held);
+    let (outcome, summary) = outcome;
+    if format == OutputFormat::Human {
+        summary.print(outcome.status, &run_id);
+    }
+    if let Some(e) = outcome.journal_error {
+        eprintln!("warning: {e}");
+    }
+    rt.shutdown_timeout(Duration::from_secs(1));
+    match outcome.status {
+        RunStatus::Succeeded => exit::OK,
+        RunStatus::Interrupted => exit::INTERRUPTED,
+        _ => exit::INVALID,
+    }
+}
+
+/// First SIGINT/SIGTERM: stop scheduling, cancel running stages, still run
+/// `always` stages. Second: cancel those too.
+async fn interrupts(cancel: watch::Sender<bool>, abort: watch::Sender<bool>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else { return };
+    for (i, tx) in [cancel, abort].into_iter().enumerate() {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+        eprintln!(
+            "{}",
+            if i == 0 {
+                "interrupted: cancelling running stages; `always` stages still run (interrupt again to stop them)"
+            } else {
+                "interrupted again: stopping everything"
+            }
+        );
+        let _ = tx.send(true);
+    }
+}

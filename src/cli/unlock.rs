@@ -1,0 +1,51 @@
+//! `slipway unlock`: break a pipeline's deploy lock.
+
+use std::path::PathBuf;
+
+use slipway_engine::lock;
+
+use super::run::StateArgs;
+use super::{exit, load};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    pub file: PathBuf,
+    /// The `environment` param, when the pipeline declares one.
+    #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+pub fn run(args: Args) -> i32 {
+    let checked = match load::valid_pipeline(&args.file) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
+    let params = match slipway_engine::context::resolve_params(pipeline, &args.params) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::USAGE;
+        }
+    };
+    let name = lock::lock_name(&pipeline.name.value, params.get("environment").map(String::as_str));
+    match lock::unlock(&args.state.state_dir, &name) {
+        Ok(Some(holder)) => {
+            eprintln!("broke deploy lock `{name}`, held by {holder}");
+            if lock::pid_alive(holder.pid) && holder.host == lock::hostname() {
+                eprintln!("warning: that process is still running; the next run will not wait for it");
+            }
+            exit::OK
+        }
+        Ok(None) => {
+            eprintln!("deploy lock `{name}` is not held");
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!("error: cannot remove deploy lock `{name}`: {e}");
+            exit::USAGE
+        }
+    }
+}
