@@ -1,9 +1,15 @@
 //! End-to-end tests of the `slipway` binary: one test binary, a module per concern.
 
+mod durability;
 mod fixtures;
 mod graph;
 mod pipelines;
+mod plan;
 mod property;
+mod run;
+mod sandbox;
 mod schema;
+mod secrets;
+mod server;
 mod support;
 mod validate;

@@ -39,13 +39,13 @@ pub const HELPERS: &[&str] = &[
     "lower",
     "trim",
     "replace",
-    "short_sha",
+    "abbrev",
     "concat",
     "url_encode",
 ];
 
 /// Helpers whose output is safe to place in a shell command.
-const SHELL_SAFE_HELPERS: &[&str] = &["shell_quote", "len", "eq", "ne", "lt", "gt", "and", "or", "not", "short_sha"];
+const SHELL_SAFE_HELPERS: &[&str] = &["shell_quote", "len", "eq", "ne", "lt", "gt", "and", "or", "not", "abbrev"];
 
 /// Block helpers that open a scope: paths inside are relative to the item.
 const SCOPE_HELPERS: &[&str] = &["each", "with"];

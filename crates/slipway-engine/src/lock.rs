@@ -32,9 +32,9 @@ impl std::fmt::Display for Holder {
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     #[error("deploy lock `{name}` is held by {holder}")]
-    Held { name: String, holder: Holder },
+    Held { name: String, holder: Box<Holder> },
     #[error("gave up waiting for deploy lock `{name}` after {waited:?}; it is held by {holder}")]
-    Timeout { name: String, holder: Holder, waited: Duration },
+    Timeout { name: String, holder: Box<Holder>, waited: Duration },
     #[error("deploy lock `{name}`: {error}")]
     Io { name: String, error: io::Error },
 }
@@ -89,7 +89,7 @@ pub fn acquire(state_dir: &Path, name: &str, me: &Holder, wait: Option<Duration>
                 Err(TryLockError::Error(e)) => return Err(io_err(e)),
             }
         }
-        let holder = holder_of(&path).unwrap_or_else(unknown_holder);
+        let holder = Box::new(holder_of(&path).unwrap_or_else(unknown_holder));
         match wait {
             None => return Err(LockError::Held { name: name.to_owned(), holder }),
             Some(limit) if started.elapsed() >= limit => {

@@ -58,7 +58,7 @@ fn registry(strict: bool) -> Handlebars<'static> {
     hb.register_helper("lower", Box::new(lower));
     hb.register_helper("trim", Box::new(trim));
     hb.register_helper("replace", Box::new(replace));
-    hb.register_helper("short_sha", Box::new(short_sha));
+    hb.register_helper("abbrev", Box::new(abbrev));
     hb.register_helper("concat", Box::new(concat));
     hb.register_helper("url_encode", Box::new(url_encode));
     hb
@@ -117,7 +117,7 @@ helper!(upper, |h| Ok(text(param(h, 0, "upper")?).to_uppercase()));
 helper!(lower, |h| Ok(text(param(h, 0, "lower")?).to_lowercase()));
 helper!(trim, |h| Ok(text(param(h, 0, "trim")?).trim().to_owned()));
 helper!(replace, |h| Ok(text(param(h, 0, "replace")?).replace(&text(param(h, 1, "replace")?), &text(param(h, 2, "replace")?))));
-helper!(short_sha, |h| Ok(text(param(h, 0, "short_sha")?).chars().take(7).collect()));
+helper!(abbrev, |h| Ok(text(param(h, 0, "abbrev")?).chars().take(7).collect()));
 helper!(concat, |h| Ok(h.params().iter().map(|p| text(p.value())).collect()));
 helper!(url_encode, |h| Ok(crate::secrets::url_encode(&text(param(h, 0, "url_encode")?))));
 
@@ -141,7 +141,7 @@ mod tests {
                 format!("{{{{ {name} x y 1 }}}}")
             };
             if let Err(e) = r.render_lenient(&call, &cx) {
-                assert!(!e.contains("Helper not defined"), "helper `{name}` is allowed by validation but not registered: {e}");
+                assert!(!e.contains("Helper not found"), "helper `{name}` is allowed by validation but not registered: {e}");
             }
         }
     }
@@ -163,7 +163,7 @@ mod tests {
         assert_eq!(render("{{ shell_quote s }}", cx.clone()).unwrap(), "'it'\\''s'");
         assert_eq!(render("{{ join l \"-\" }}", cx.clone()).unwrap(), "a-b");
         assert_eq!(render("{{ json l }}", cx.clone()).unwrap(), "[\"a\",\"b\"]");
-        assert_eq!(render("{{ short_sha sha }}", cx.clone()).unwrap(), "0123456");
+        assert_eq!(render("{{ abbrev sha }}", cx.clone()).unwrap(), "0123456");
         assert_eq!(render("{{ default e \"x\" }}", cx.clone()).unwrap(), "x");
         assert_eq!(render("{{ truncate sha 5 }}", cx.clone()).unwrap(), "0123…");
         assert_eq!(render("{{#if (eq n 3)}}yes{{/if}}", cx.clone()).unwrap(), "yes");

@@ -28,7 +28,7 @@ use crate::journal::Journal;
 use crate::render::Renderer;
 use crate::retry::Policy;
 use crate::runid::random_u64;
-use crate::runtime::{Effect, Outputs, Planners, Runners, StageEnv, StageError, placeholder_outputs};
+use crate::runtime::{BoxFuture, Effect, Outputs, Planners, Runners, StageEnv, StageError, placeholder_outputs};
 use crate::secrets::Masker;
 
 /// Everything a run needs besides the pipeline and the kinds.
@@ -75,7 +75,7 @@ impl Recorder<'_> {
     }
 }
 
-type StageFuture<'a> = Pin<Box<dyn Future<Output = (Result<Outputs, StageError>, u32)> + Send + 'a>>;
+type StageFuture<'a> = BoxFuture<'a, (Result<Outputs, StageError>, u32)>;
 
 /// Runs every stage for real.
 pub async fn execute(pipeline: &Pipeline, dag: &Dag, runners: &dyn Runners, mut opts: RunOptions<'_>) -> RunOutcome {
@@ -114,7 +114,14 @@ pub async fn execute(pipeline: &Pipeline, dag: &Dag, runners: &dyn Runners, mut 
         for dependent in g.neighbors_directed(NodeIndex::new(i), Direction::Incoming) {
             let d = dependent.index();
             failed_upstream[d] |= st == StageStatus::Failed || failed_upstream[i];
-            blocked[d] |= st != StageStatus::Succeeded && !(st == StageStatus::Skipped && !blocked[i]) || blocked[i];
+            // A dependent is blocked by a stage that did not succeed, except one its own
+            // `if` skipped (that counts as done); a stage skipped because it was
+            // blocked passes the block on.
+            blocked[d] |= match st {
+                StageStatus::Succeeded => false,
+                StageStatus::Skipped => blocked[i],
+                _ => true,
+            };
             waiting[d] -= 1;
             if waiting[d] == 0 {
                 ready.push_back(d);
@@ -273,7 +280,7 @@ fn pipeline_context(pipeline: &Pipeline, opts: &RunOptions<'_>, run_status: &str
 }
 
 /// Polls the running stages; resolves with the first to finish.
-async fn next_done<T>(running: &mut Vec<(usize, Instant, Pin<Box<dyn Future<Output = T> + Send + '_>>)>) -> (usize, Instant, T) {
+async fn next_done<'a, T>(running: &mut Vec<(usize, Instant, BoxFuture<'a, T>)>) -> (usize, Instant, T) {
     poll_fn(|cx| {
         for k in 0..running.len() {
             if let Poll::Ready(out) = running[k].2.as_mut().poll(cx) {

@@ -1,0 +1,145 @@
+//! Interrupts, crashes, resume and the deploy lock, with real processes.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::sandbox::{Sandbox, events, of, wait_for};
+
+fn signal(pid: u32, sig: &str) {
+    let ok = Command::new("kill").args([sig, &pid.to_string()]).status().unwrap().success();
+    assert!(ok, "kill {sig} {pid}");
+}
+
+/// Running (a zombie waiting to be reaped does not count).
+fn alive(pid: &str) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).unwrap_or_default();
+    let state = stat.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next());
+    matches!(state, Some(s) if s != 'Z' && s != 'X')
+}
+
+#[test]
+fn sigint_cancels_the_running_stage_runs_always_stages_and_exits_130() {
+    let sb = Sandbox::new("sigint");
+    sb.write(
+        "p.yaml",
+        "version: 1\nname: c\nstages:\n  long: { kind: shell, run: 'if [ -f resumed ]; then exit 0; fi; sleep 30 & echo $! > sleep.pid; touch started; wait' }\n  after: { kind: shell, needs: [long], run: touch after }\n  cleanup: { kind: shell, needs: [after], when: always, run: touch cleanup }\n",
+    );
+    let child = sb.spawn(&["run", "p.yaml", "--format", "json"]);
+    wait_for(&sb.path("started"), "the long stage to start");
+    let started = Instant::now();
+    signal(child.id(), "-INT");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(sb.path("cleanup").exists(), "the always stage did not run");
+    assert!(!sb.path("after").exists());
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!alive(&sb.read("sleep.pid")), "the cancelled command's children still run");
+    let evs = events(&out.stdout);
+    assert_eq!(of(&evs, "stage_finished", "long")[0]["status"], "cancelled");
+    assert_eq!(of(&evs, "stage_finished", "after")[0]["status"], "cancelled");
+    assert_eq!(of(&evs, "stage_finished", "cleanup")[0]["status"], "succeeded");
+    let journal = sb.journal();
+    assert_eq!(journal.last().unwrap()["status"], "interrupted");
+
+    // the journal is resumable
+    sb.write("resumed", "");
+    let id = &sb.run_ids()[0];
+    let out = sb.run(&["resume", id, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(sb.path("after").exists());
+}
+
+#[test]
+fn after_kill_9_resume_runs_no_succeeded_stage_again() {
+    let sb = Sandbox::new("crash");
+    sb.write(
+        "p.yaml",
+        "version: 1\nname: crash\nstages:\n  a: { kind: shell, run: 'echo a >> count_a' }\n  b: { kind: shell, needs: [a], run: 'echo b >> count_b; echo v=from-b >> \"$SLIPWAY_OUTPUT\"', outputs: [v] }\n  slow: { kind: shell, needs: [b], run: 'touch slow_started; if [ ! -f go ]; then sleep 30 & echo $! > sleep.pid; wait; fi; echo s >> count_slow' }\n  c: { kind: shell, needs: [slow], run: 'echo \"$V\" >> count_c', env: { V: '{{ stages.b.outputs.v }}' } }\n",
+    );
+    let child = sb.spawn(&["run", "p.yaml"]);
+    wait_for(&sb.path("slow_started"), "the slow stage to start");
+    wait_for(&sb.path("sleep.pid"), "the slow stage's sleep");
+    signal(child.id(), "-KILL");
+    let _ = child.wait_with_output();
+    signal(sb.read("sleep.pid").trim().parse().unwrap(), "-KILL");
+    sb.write("go", "");
+
+    let id = sb.run_ids()[0].clone();
+    let runs = String::from_utf8_lossy(&sb.run(&["runs"]).stdout).into_owned();
+    assert!(runs.contains(&id) && runs.contains("crashed"), "{runs}");
+    let out = sb.run(&["resume", &id]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("stale deploy lock"), "{stderr}");
+    assert_eq!(sb.read("count_a"), "a\n", "a ran again");
+    assert_eq!(sb.read("count_b"), "b\n", "b ran again");
+    assert_eq!(sb.read("count_slow"), "s\n");
+    assert_eq!(sb.read("count_c"), "from-b\n", "b's recorded output did not reach c");
+}
+
+#[test]
+fn resume_refuses_when_what_is_left_changed() {
+    let sb = Sandbox::new("changed");
+    let pipeline = "version: 1\nname: ch\nstages:\n  a: { kind: shell, run: 'echo a >> count_a' }\n  b: { kind: shell, needs: [a], run: 'test -f ok' }\n";
+    sb.write("p.yaml", pipeline);
+    assert_eq!(sb.run(&["run", "p.yaml"]).status.code(), Some(1));
+    let id = sb.run_ids()[0].clone();
+    sb.write("p.yaml", &pipeline.replace("test -f ok", "test -f ok2"));
+    let out = sb.run(&["resume", &id]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("stage `b` changed"), "{stderr}");
+    // a change to a stage that already succeeded does not matter
+    sb.write("p.yaml", &pipeline.replace("echo a >>", "echo a  >>"));
+    sb.write("ok", "");
+    let out = sb.run(&["resume", &id]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(sb.read("count_a"), "a\n");
+}
+
+const LOCKED: &str = "version: 1\nname: locked\nstages:\n  work: { kind: shell, run: 'echo $SLIPWAY_RUN_ID >> ran; sleep 1' }\n";
+
+#[test]
+fn two_processes_started_together_exactly_one_runs() {
+    let sb = Sandbox::new("lock");
+    sb.write("p.yaml", LOCKED);
+    let first = sb.spawn(&["run", "p.yaml"]);
+    let second = sb.spawn(&["run", "p.yaml"]);
+    let (a, b) = (first.wait_with_output().unwrap(), second.wait_with_output().unwrap());
+    let mut codes = [a.status.code().unwrap(), b.status.code().unwrap()];
+    codes.sort();
+    assert_eq!(codes, [0, 75], "exactly one must run");
+    assert_eq!(sb.read("ran").lines().count(), 1);
+    let loser = if a.status.code() == Some(75) { &a } else { &b };
+    let msg = String::from_utf8_lossy(&loser.stderr);
+    let winner = sb.read("ran").trim().to_owned();
+    assert!(msg.contains("is held by run") && msg.contains(&winner), "{msg}");
+}
+
+#[test]
+fn wait_lock_queues_instead_of_failing() {
+    let sb = Sandbox::new("waitlock");
+    sb.write("p.yaml", LOCKED);
+    let first = sb.spawn(&["run", "p.yaml"]);
+    wait_for(&sb.path("ran"), "the first run to start");
+    let second = sb.run(&["run", "p.yaml", "--wait-lock=30s"]);
+    assert_eq!(first.wait_with_output().unwrap().status.code(), Some(0));
+    assert_eq!(second.status.code(), Some(0), "{}", String::from_utf8_lossy(&second.stderr));
+    assert_eq!(sb.read("ran").lines().count(), 2);
+}
+
+#[test]
+fn unlock_breaks_a_lock() {
+    let sb = Sandbox::new("unlock");
+    sb.write("p.yaml", "version: 1\nname: ul\nstages:\n  work: { kind: shell, run: 'touch started; sleep 30' }\n");
+    let mut holder = sb.spawn(&["run", "p.yaml"]);
+    wait_for(&sb.path("started"), "the holder to start");
+    let out = sb.run(&["unlock", "p.yaml"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("broke deploy lock `ul`"));
+    sb.write("p.yaml", "version: 1\nname: ul\nstages:\n  work: { kind: shell, run: 'true' }\n");
+    assert_eq!(sb.run(&["run", "p.yaml"]).status.code(), Some(0));
+    let _ = holder.kill();
+    let _ = holder.wait();
+}

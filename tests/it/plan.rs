@@ -1,0 +1,67 @@
+//! `slipway plan`: every pipeline's plan is snapshotted; planning changes nothing.
+
+use crate::sandbox::Sandbox;
+use crate::server::{Reply, TestServer};
+use crate::support::{root, slipway, stdout, stem, yaml_files};
+
+#[test]
+fn plans_of_pipelines_are_snapshotted() {
+    let root_text = root().display().to_string();
+    for file in yaml_files("pipelines") {
+        let mut args = vec!["plan", file.as_str()];
+        if file.ends_with("reverb.yaml") {
+            args.extend(["--param", "revision=0123456789abcdef0123456789abcdef01234567"]);
+        }
+        let out = slipway(&args);
+        assert_eq!(out.status.code(), Some(0), "{file}: {}", String::from_utf8_lossy(&out.stderr));
+        let text = stdout(&out).replace(&root_text, "[ROOT]");
+        insta::with_settings!({ snapshot_path => "../snapshots/plan", prepend_module_to_snapshot => false, omit_expression => true }, {
+            insta::assert_snapshot!(stem(&file), text);
+        });
+    }
+}
+
+#[test]
+fn plan_json_names_every_stage_and_effect() {
+    let out = slipway(&["plan", "--format", "json", "pipelines/opentable.yaml"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let stages = json["stages"].as_array().unwrap();
+    assert_eq!(stages.len(), 7);
+    let ticket = stages.iter().find(|s| s["id"] == "ccb_ticket").unwrap();
+    let post = ticket["effects"].as_array().unwrap().iter().find(|e| e["method"] == "POST").unwrap();
+    assert!(post["url"].as_str().unwrap().ends_with("/rest/api/2/issue"));
+    // placeholders name their source so downstream templates render
+    assert!(post["body"].as_str().unwrap().contains("<stages.pinned_build.outputs.number: known after run>"));
+}
+
+const EFFECTFUL: &str = "version: 1\nname: e\nstages:\n  read: { kind: http, url: '{GET}', outputs: { v: /v } }\n  write: { kind: http, method: POST, url: '{POST}', body: '{{ stages.read.outputs.v }}' }\n  touch: { kind: shell, run: touch touched }\n";
+
+#[test]
+fn planning_performs_no_side_effect() {
+    let server = TestServer::start(vec![Reply::new(200, "{\"v\": \"live-value\"}")]);
+    let sb = Sandbox::new("plan-no-effects");
+    sb.write("p.yaml", &EFFECTFUL.replace("{GET}", &server.url("/read")).replace("{POST}", &server.url("/write")));
+    for args in [vec!["plan", "p.yaml"], vec!["run", "--dry-run", "p.yaml"], vec!["plan", "--format", "json", "p.yaml"]] {
+        let out = sb.run(&args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(stdout(&out).contains("POST"), "{args:?}");
+    }
+    assert!(server.recorded().is_empty(), "a plan sent a request");
+    assert!(!sb.path("touched").exists(), "a plan ran a command");
+    assert!(!sb.path(".slipway").exists(), "a plan wrote run state");
+}
+
+#[test]
+fn live_reads_run_only_read_only_stages() {
+    let server = TestServer::start(vec![Reply::new(200, "{\"v\": \"live-value\"}")]);
+    let sb = Sandbox::new("plan-live");
+    sb.write("p.yaml", &EFFECTFUL.replace("{GET}", &server.url("/read")).replace("{POST}", &server.url("/write")));
+    let out = sb.run(&["plan", "--live-reads", "p.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let reqs = server.recorded();
+    assert_eq!(reqs.len(), 1);
+    assert_eq!((reqs[0].method.as_str(), reqs[0].path.as_str()), ("GET", "/read"));
+    // the real value flows into the planned POST body
+    assert!(stdout(&out).contains("| live-value"), "{}", stdout(&out));
+    assert!(!sb.path("touched").exists());
+}

@@ -1,0 +1,187 @@
+//! `slipway run`: scheduling, failure handling, outputs, retries.
+
+use crate::sandbox::{Sandbox, events, of};
+use crate::server::{Reply, TestServer};
+
+fn interval(evs: &[serde_json::Value], stage: &str) -> (u64, u64) {
+    let start = of(evs, "stage_started", stage)[0]["at"].as_u64().unwrap();
+    let end = of(evs, "stage_finished", stage)[0]["at"].as_u64().unwrap();
+    (start, end)
+}
+
+const PARALLEL: &str = "version: 1\nname: par\nstages:\n  a: { kind: shell, run: sleep 0.4 }\n  b: { kind: shell, run: sleep 0.4 }\n  c: { kind: shell, run: sleep 0.4 }\n  d: { kind: shell, needs: [a, b, c], run: 'true' }\n";
+
+#[test]
+fn independent_stages_overlap_and_max_parallel_one_serialises() {
+    let sb = Sandbox::new("parallel");
+    sb.write("p.yaml", PARALLEL);
+    let out = sb.run(&["run", "p.yaml", "--format", "json", "--max-parallel", "3"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let evs = events(&out.stdout);
+    let (a, b, c) = (interval(&evs, "a"), interval(&evs, "b"), interval(&evs, "c"));
+    // every pair overlaps: each started before the other finished
+    for (x, y) in [(a, b), (a, c), (b, c)] {
+        assert!(x.0 < y.1 && y.0 < x.1, "no overlap: {x:?} {y:?}");
+    }
+    let d = interval(&evs, "d");
+    assert!(d.0 >= a.1.max(b.1).max(c.1), "d started before its needs finished");
+
+    let out = sb.run(&["run", "p.yaml", "--format", "json", "--max-parallel", "1"]);
+    let evs = events(&out.stdout);
+    let mut spans = [interval(&evs, "a"), interval(&evs, "b"), interval(&evs, "c")];
+    spans.sort();
+    assert!(spans[0].1 <= spans[1].0 && spans[1].1 <= spans[2].0, "overlap with --max-parallel 1: {spans:?}");
+}
+
+#[test]
+fn a_failure_skips_dependents_and_runs_failure_and_always_stages() {
+    let sb = Sandbox::new("failure");
+    sb.write(
+        "p.yaml",
+        "version: 1\nname: f\nstages:\n  deploy: { kind: shell, run: exit 3 }\n  smoke: { kind: shell, needs: [deploy], run: touch smoke }\n  rollback: { kind: shell, needs: [deploy], when: failure, run: touch rollback }\n  notify: { kind: shell, needs: [smoke], when: always, run: 'echo \"$S\" > notify', env: { S: '{{ stages.deploy.status }}' } }\n",
+    );
+    let out = sb.run(&["run", "p.yaml", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let evs = events(&out.stdout);
+    let status = |s: &str| of(&evs, "stage_finished", s)[0]["status"].as_str().unwrap().to_owned();
+    assert_eq!(status("deploy"), "failed");
+    assert_eq!(status("smoke"), "skipped");
+    assert_eq!(status("rollback"), "succeeded");
+    assert_eq!(status("notify"), "succeeded");
+    assert!(!sb.path("smoke").exists());
+    assert!(sb.path("rollback").exists());
+    assert_eq!(sb.read("notify").trim(), "failed");
+    // a command failing is permanent: one attempt despite retries
+    assert_eq!(of(&evs, "stage_finished", "deploy")[0]["attempts"], 1);
+}
+
+#[test]
+fn outputs_flow_into_later_stages_and_conditions() {
+    let sb = Sandbox::new("outputs");
+    sb.write(
+        "p.yaml",
+        r#"version: 1
+name: o
+params: { env: { default: staging } }
+stages:
+  build:
+    kind: shell
+    run: |
+      echo "artifact=app-1.2.tar.gz" >> "$SLIPWAY_OUTPUT"
+      printf 'notes<<EOF\nline one\nline two\nEOF\n' >> "$SLIPWAY_OUTPUT"
+    outputs: [artifact, notes]
+  use:
+    kind: shell
+    env: { A: "{{ stages.build.outputs.artifact }}", N: "{{ stages.build.outputs.notes }}", R: "{{ run.id }}" }
+    run: 'printf "%s|%s|%s" "$A" "$N" "$R" > used'
+  prod_only:
+    kind: shell
+    if: "{{ eq params.env 'production' }}"
+    run: touch prod
+"#,
+    );
+    let out = sb.run(&["run", "p.yaml", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let used = sb.read("used");
+    let run_id = &sb.run_ids()[0];
+    assert_eq!(used, format!("app-1.2.tar.gz|line one\nline two|{run_id}"));
+    assert!(!sb.path("prod").exists());
+    let evs = events(&out.stdout);
+    assert_eq!(of(&evs, "stage_finished", "prod_only")[0]["status"], "skipped");
+}
+
+fn http_pipeline(url: &str, extra: &str) -> String {
+    format!(
+        "version: 1\nname: h\nstages:\n  call:\n    kind: http\n    method: POST\n    url: {url}\n    json: {{ a: 1 }}\n    retry: {{ attempts: 4, backoff: 50ms }}\n{extra}"
+    )
+}
+
+#[test]
+fn http_503_is_retried_until_it_succeeds() {
+    let server = TestServer::start(vec![Reply::new(503, "busy"), Reply::new(503, "busy"), Reply::new(200, "{\"id\": 7}")]);
+    let sb = Sandbox::new("retry503");
+    sb.write("p.yaml", &http_pipeline(&server.url("/deploy"), "    outputs: { id: /id }\n"));
+    let out = sb.run(&["run", "p.yaml", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let evs = events(&out.stdout);
+    assert_eq!(of(&evs, "attempt_failed", "call").len(), 2);
+    assert_eq!(of(&evs, "stage_finished", "call")[0]["attempts"], 3);
+    assert_eq!(of(&evs, "stage_finished", "call")[0]["outputs"]["id"], 7);
+    let reqs = server.recorded();
+    assert_eq!(reqs.len(), 3);
+    // the same idempotency key on every attempt
+    let keys: Vec<&str> = reqs.iter().map(|r| r.headers.iter().find(|(k, _)| k == "idempotency-key").unwrap().1.as_str()).collect();
+    assert!(keys.windows(2).all(|w| w[0] == w[1]), "{keys:?}");
+    assert!(keys[0].ends_with(":call"));
+    assert_eq!(reqs[0].body, "{\"a\":1}");
+}
+
+#[test]
+fn http_429_waits_as_long_as_retry_after_says() {
+    let server = TestServer::start(vec![Reply::new(429, "slow down").header("Retry-After", "1"), Reply::new(200, "ok")]);
+    let sb = Sandbox::new("retry429");
+    sb.write("p.yaml", &http_pipeline(&server.url("/x"), ""));
+    let out = sb.run(&["run", "p.yaml", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let evs = events(&out.stdout);
+    let failed = of(&evs, "attempt_failed", "call");
+    assert_eq!(failed.len(), 1);
+    assert!(failed[0]["retry_in_ms"].as_u64().unwrap() >= 1000, "{}", failed[0]);
+    let reqs = server.recorded();
+    assert_eq!(reqs.len(), 2);
+    assert!(reqs[1].at.duration_since(reqs[0].at).as_millis() >= 1000);
+}
+
+#[test]
+fn http_400_is_not_retried() {
+    let server = TestServer::start(vec![Reply::new(400, "{\"error\": \"bad field\"}")]);
+    let sb = Sandbox::new("no-retry400");
+    sb.write("p.yaml", &http_pipeline(&server.url("/x"), ""));
+    let out = sb.run(&["run", "p.yaml", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let evs = events(&out.stdout);
+    let finished = &of(&evs, "stage_finished", "call")[0];
+    assert_eq!(finished["attempts"], 1);
+    assert!(finished["reason"].as_str().unwrap().contains("400"), "{finished}");
+    assert_eq!(of(&evs, "attempt_failed", "call")[0]["transient"], false);
+    assert_eq!(server.recorded().len(), 1);
+}
+
+#[test]
+fn a_timed_out_attempt_is_retried() {
+    let sb = Sandbox::new("timeout");
+    sb.write(
+        "p.yaml",
+        "version: 1\nname: t\nstages:\n  slow: { kind: shell, run: sleep 5, timeout: 300ms, retry: { attempts: 2, backoff: 10ms } }\n",
+    );
+    let started = std::time::Instant::now();
+    let out = sb.run(&["run", "p.yaml", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let evs = events(&out.stdout);
+    assert_eq!(of(&evs, "stage_finished", "slow")[0]["attempts"], 2);
+    assert!(of(&evs, "attempt_failed", "slow")[0]["error"].as_str().unwrap().contains("timed out"));
+    assert!(started.elapsed().as_secs() < 5, "the sleeping command was not stopped");
+}
+
+#[test]
+fn the_local_demo_runs_end_to_end() {
+    let sb = Sandbox::new("demo");
+    let work = sb.path("work");
+    let demo = crate::support::root().join("pipelines/local-demo.yaml");
+    let out = sb.run(&["run", demo.to_str().unwrap(), "--param", &format!("workdir={}", work.display()), "--param", "version=9.9.9"]);
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read_to_string(work.join("current/app.txt")).unwrap(), "demo 9.9.9\n");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("deploy of 9.9.9 finished: succeeded"));
+}
+
+#[test]
+fn unknown_and_missing_params_are_usage_errors() {
+    let sb = Sandbox::new("params");
+    sb.write("p.yaml", "version: 1\nname: p\nparams: { version: { required: true } }\nstages:\n  a: { kind: shell, run: 'echo \"$V\"', env: { V: '{{ params.version }}' } }\n");
+    let out = sb.run(&["run", "p.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--param version="));
+    let out = sb.run(&["run", "p.yaml", "--param", "versoin=1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean `version`?"));
+}
