@@ -8,9 +8,9 @@
 //! finished.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::future::{Future, poll_fn};
+use std::future::{Future as _, poll_fn};
 use std::path::PathBuf;
-use std::pin::Pin;
+
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
