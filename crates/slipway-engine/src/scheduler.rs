@@ -8,7 +8,7 @@
 //! finished.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::future::{Future as _, poll_fn};
+use std::future::poll_fn;
 use std::path::PathBuf;
 
 use std::task::Poll;
