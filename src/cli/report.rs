@@ -23,7 +23,17 @@ pub enum OutputFormat {
 #[derive(Default)]
 pub struct Summary {
     rows: BTreeMap<String, (StageStatus, u32, u64, Option<String>)>,
+    /// Stages in the order they first appeared.
     order: Vec<String>,
+    seen: std::collections::HashSet<String>,
+}
+
+impl Summary {
+    fn appear(&mut self, stage: &str) {
+        if self.seen.insert(stage.to_owned()) {
+            self.order.push(stage.to_owned());
+        }
+    }
 }
 
 /// Consumes events until the channel closes; returns the summary.
@@ -56,17 +66,13 @@ pub async fn report(mut rx: mpsc::UnboundedReceiver<Event>, format: OutputFormat
 
 fn track(s: &mut Summary, e: &Event) {
     match e {
-        Event::StageStarted { stage, .. } | Event::StageReused { stage, .. } if !s.order.contains(stage) => s.order.push(stage.clone()),
-        _ => {}
-    }
-    match e {
+        Event::StageStarted { stage, .. } => s.appear(stage),
         Event::StageFinished { stage, status, attempts, duration_ms, reason, .. } => {
-            if !s.order.contains(stage) {
-                s.order.push(stage.clone());
-            }
+            s.appear(stage);
             s.rows.insert(stage.clone(), (*status, *attempts, *duration_ms, reason.clone()));
         }
         Event::StageReused { stage, .. } => {
+            s.appear(stage);
             s.rows.insert(stage.clone(), (StageStatus::Succeeded, 0, 0, Some("succeeded in an earlier attempt of this run".into())));
         }
         _ => {}

@@ -2,6 +2,7 @@
 //! `cargo xtask fuzz [--minutes N]`.
 
 mod bench;
+mod bench_exec;
 mod fuzz;
 
 use std::path::PathBuf;
@@ -15,8 +16,9 @@ fn main() -> Result<()> {
         ["schema"] => schema(false),
         ["schema", "--check"] => schema(true),
         ["bench", "validate", rest @ ..] => bench::validate(rest),
+        ["bench", "exec", rest @ ..] => bench_exec::exec(rest),
         ["fuzz", rest @ ..] => fuzz::run(rest),
-        _ => bail!("usage: cargo xtask schema [--check] | bench validate [--quick] | fuzz [--minutes N] [--seed N]"),
+        _ => bail!("usage: cargo xtask schema [--check] | bench validate|exec [--quick] | fuzz [--minutes N] [--seed N]"),
     }
 }
 

@@ -33,15 +33,18 @@ pub struct StageNode {
 #[derive(Debug, Clone, Default)]
 pub struct Dag {
     pub graph: DiGraph<StageNode, Edge>,
+    by_id: std::collections::HashMap<String, NodeIndex>,
 }
 
 impl Dag {
     pub fn add_stage(&mut self, id: &str, kind: Option<&'static str>) -> NodeIndex {
-        self.graph.add_node(StageNode { id: id.to_owned(), kind })
+        let n = self.graph.add_node(StageNode { id: id.to_owned(), kind });
+        self.by_id.entry(id.to_owned()).or_insert(n);
+        n
     }
 
     pub fn index(&self, id: &str) -> Option<NodeIndex> {
-        self.graph.node_indices().find(|&i| self.graph[i].id == id)
+        self.by_id.get(id).copied()
     }
 
     /// Records that `from` depends on `to`. An explicit edge wins over an implicit one.

@@ -33,6 +33,8 @@ pub struct Journal {
     dir: PathBuf,
     events: File,
     masker: Masker,
+    /// Boundary events written but not yet fsynced.
+    dirty: bool,
 }
 
 impl Journal {
@@ -46,7 +48,7 @@ impl Journal {
         fs::create_dir_all(&dir)?;
         write_meta(&dir, meta)?;
         let events = OpenOptions::new().create_new(true).append(true).open(dir.join("events.jsonl"))?;
-        Ok(Journal { dir, events, masker })
+        Ok(Journal { dir, events, masker, dirty: false })
     }
 
     /// Reopens a run's journal to continue it, with what it recorded so far.
@@ -55,7 +57,7 @@ impl Journal {
         let meta = read_meta(&dir)?;
         let events = read_events(&dir)?;
         let file = OpenOptions::new().append(true).open(dir.join("events.jsonl"))?;
-        Ok((Journal { dir, events: file, masker }, meta, events))
+        Ok((Journal { dir, events: file, masker, dirty: false }, meta, events))
     }
 
     pub fn dir(&self) -> &Path {
@@ -66,14 +68,25 @@ impl Journal {
         write_meta(&self.dir, meta)
     }
 
-    /// Appends one event, masked; at stage boundaries it reaches the disk before
-    /// this returns.
+    /// Appends one event, masked. Boundary events are written at once and made
+    /// durable by the next [`Journal::sync`], which the scheduler calls before any
+    /// stage that could depend on them starts (group commit: one fsync per
+    /// scheduling pass, not one per event).
     pub fn append(&mut self, event: &Event) -> io::Result<()> {
-        let value = self.masker.mask_json(&serde_json::to_value(event).map_err(io::Error::other)?);
-        let mut line = serde_json::to_vec(&value).map_err(io::Error::other)?;
+        let mut line = if self.masker.is_empty() {
+            serde_json::to_vec(event).map_err(io::Error::other)?
+        } else {
+            serde_json::to_vec(&self.masker.mask_json(&serde_json::to_value(event).map_err(io::Error::other)?)).map_err(io::Error::other)?
+        };
         line.push(b'\n');
         self.events.write_all(&line)?;
-        if event.is_boundary() {
+        self.dirty |= event.is_boundary();
+        Ok(())
+    }
+
+    /// Makes every boundary event written so far durable.
+    pub fn sync(&mut self) -> io::Result<()> {
+        if std::mem::take(&mut self.dirty) {
             self.events.sync_data()?;
         }
         Ok(())

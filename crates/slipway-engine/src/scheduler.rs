@@ -64,14 +64,29 @@ struct Recorder<'j> {
 }
 
 impl Recorder<'_> {
+    /// Makes recorded boundaries durable: called before stages start, so no stage
+    /// runs before the results it depends on are on disk.
+    fn sync(&mut self) {
+        if let Some(j) = self.journal.as_deref_mut()
+            && let Err(e) = j.sync()
+        {
+            self.error.get_or_insert_with(|| format!("journal sync failed: {e}"));
+        }
+    }
+
     fn record(&mut self, event: Event) {
         if let Some(j) = self.journal.as_deref_mut()
             && let Err(e) = j.append(&event)
         {
             self.error.get_or_insert_with(|| format!("journal write failed: {e}"));
         }
-        let masked = serde_json::to_value(&event).ok().map(|v| self.masker.mask_json(&v)).and_then(|v| serde_json::from_value(v).ok());
-        let _ = self.events.send(masked.unwrap_or(event));
+        let event = if self.masker.is_empty() {
+            event
+        } else {
+            let masked = serde_json::to_value(&event).ok().map(|v| self.masker.mask_json(&v)).and_then(|v| serde_json::from_value(v).ok());
+            masked.unwrap_or(event)
+        };
+        let _ = self.events.send(event);
     }
 }
 
@@ -132,6 +147,7 @@ pub async fn execute(pipeline: &Pipeline, dag: &Dag, runners: &dyn Runners, mut 
     loop {
         // Start what can start.
         let mut deferred = VecDeque::new();
+        let mut starting: Vec<(usize, StageFuture<'_>)> = Vec::new();
         while let Some(i) = ready.pop_front() {
             let id = &ids[i];
             let Some(stage) = pipeline.stage(id) else { continue };
@@ -150,8 +166,14 @@ pub async fn execute(pipeline: &Pipeline, dag: &Dag, runners: &dyn Runners, mut 
                 "running"
             };
             let decision = decide(stage, cancelled, failed_upstream[i], blocked[i]);
+            if matches!(decision, Decision::Run) && running.len() + starting.len() >= opts.max_parallel.max(1) {
+                deferred.push_back(i);
+                continue;
+            }
+            // Only what the stage depends on: a template can read no other stage.
+            let context = dependency_context(pipeline, &opts, run_status, &facts, dag, i);
             let decision = match decision {
-                Decision::Run => match condition(stage, &renderer, &pipeline_context(pipeline, &opts, run_status, &facts)) {
+                Decision::Run => match condition(stage, &renderer, &context) {
                     Ok(true) => Decision::Run,
                     Ok(false) => Decision::Skip("its `if` condition is false".into()),
                     Err(e) => Decision::Fail(e),
@@ -159,10 +181,8 @@ pub async fn execute(pipeline: &Pipeline, dag: &Dag, runners: &dyn Runners, mut 
                 other => other,
             };
             match &decision {
-                Decision::Run if running.len() >= opts.max_parallel.max(1) => deferred.push_back(i),
                 Decision::Run => {
                     rec.record(Event::StageStarted { stage: id.clone(), at: now_ms() });
-                    let context = pipeline_context(pipeline, &opts, run_status, &facts);
                     // `always` stages started after an interrupt ignore it; a second interrupt stops them.
                     let stop = if cancelled { opts.abort.clone() } else { opts.cancel.clone() };
                     let fut = run_stage(
@@ -177,7 +197,7 @@ pub async fn execute(pipeline: &Pipeline, dag: &Dag, runners: &dyn Runners, mut 
                         &opts.events,
                         stop,
                     );
-                    running.push((i, Instant::now(), Box::pin(fut)));
+                    starting.push((i, Box::pin(fut)));
                 }
                 Decision::Skip(reason) | Decision::Cancel(reason) | Decision::Fail(reason) => {
                     let final_status = decision_status(&decision);
@@ -197,6 +217,9 @@ pub async fn execute(pipeline: &Pipeline, dag: &Dag, runners: &dyn Runners, mut 
             }
         }
         ready = deferred;
+        // One fsync covers every boundary of this pass, before the new stages run.
+        rec.sync();
+        running.extend(starting.drain(..).map(|(i, fut)| (i, Instant::now(), fut)));
         if running.is_empty() {
             break;
         }
@@ -236,6 +259,7 @@ pub async fn execute(pipeline: &Pipeline, dag: &Dag, runners: &dyn Runners, mut 
         RunStatus::Succeeded
     };
     rec.record(Event::RunFinished { status: run_status, duration_ms: started.elapsed().as_millis() as u64, at: now_ms() });
+    rec.sync();
     RunOutcome { status: run_status, stages: facts, journal_error: rec.error }
 }
 
@@ -275,8 +299,25 @@ fn condition(stage: &Stage, renderer: &Renderer, context: &Value) -> Result<bool
     Ok(!matches!(text.trim(), "" | "false" | "0" | "null"))
 }
 
-fn pipeline_context(pipeline: &Pipeline, opts: &RunOptions<'_>, run_status: &str, facts: &BTreeMap<String, StageFacts>) -> Value {
-    template_context(pipeline, &opts.params, &opts.secrets, &opts.run, run_status, facts)
+/// The template context of stage `node`: the run, and the facts of the stages it
+/// depends on directly (reading `stages.X` makes X a dependency, so nothing else
+/// is readable). Built per stage in O(dependencies), not O(stages).
+fn dependency_context(
+    pipeline: &Pipeline,
+    opts: &RunOptions<'_>,
+    run_status: &str,
+    facts: &BTreeMap<String, StageFacts>,
+    dag: &Dag,
+    node: usize,
+) -> Value {
+    let deps: BTreeMap<String, StageFacts> = dag
+        .dependencies(NodeIndex::new(node))
+        .filter_map(|d| {
+            let id = &dag.graph[d].id;
+            facts.get(id).map(|f| (id.clone(), f.clone()))
+        })
+        .collect();
+    template_context(pipeline, &opts.params, &opts.secrets, &opts.run, run_status, &deps)
 }
 
 /// Polls the running stages; resolves with the first to finish.
@@ -430,7 +471,7 @@ pub async fn plan(
     for node in order {
         let id = dag.graph[node].id.clone();
         let Some(stage) = pipeline.stage(&id) else { continue };
-        let mut context = pipeline_context(pipeline, opts, "running", &stages_cx);
+        let mut context = dependency_context(pipeline, opts, "running", &stages_cx, dag, node.index());
         placeholder_statuses(&mut context, &stages_cx);
         let condition =
             stage.common.r#if.as_ref().map(|t| renderer.render_lenient(&t.source, &context).unwrap_or_else(|e| format!("<{e}>")));

@@ -83,6 +83,9 @@ impl Masker {
     /// Masks every string inside a JSON value.
     pub fn mask_json(&self, value: &serde_json::Value) -> serde_json::Value {
         use serde_json::Value;
+        if self.needles.is_empty() {
+            return value.clone();
+        }
         match value {
             Value::String(s) => Value::String(self.mask(s)),
             Value::Array(a) => a.iter().map(|v| self.mask_json(v)).collect(),

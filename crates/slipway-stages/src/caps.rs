@@ -10,7 +10,9 @@ use slipway_engine::runid::now_secs;
 use slipway_engine::runtime::StageError;
 
 pub struct HttpCap {
-    client: Option<reqwest::Client>,
+    /// Built on first use: loading the system's root certificates costs
+    /// milliseconds that pipelines without HTTP stages should not pay.
+    client: std::sync::OnceLock<Option<reqwest::Client>>,
     read_only: bool,
 }
 
@@ -18,15 +20,22 @@ static TLS: Once = Once::new();
 
 impl HttpCap {
     pub fn new(read_only: bool) -> Self {
-        TLS.call_once(|| {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-        });
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("slipway/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(10))
-            .build()
-            .ok();
-        HttpCap { client, read_only }
+        HttpCap { client: std::sync::OnceLock::new(), read_only }
+    }
+
+    fn client(&self) -> Option<&reqwest::Client> {
+        self.client
+            .get_or_init(|| {
+                TLS.call_once(|| {
+                    let _ = rustls::crypto::ring::default_provider().install_default();
+                });
+                reqwest::Client::builder()
+                    .user_agent(concat!("slipway/", env!("CARGO_PKG_VERSION")))
+                    .connect_timeout(Duration::from_secs(10))
+                    .build()
+                    .ok()
+            })
+            .as_ref()
     }
 
     /// Sends a request; HTTP errors are not errors here (see [`classify`]),
@@ -41,7 +50,7 @@ impl HttpCap {
         if self.read_only && method != Method::GET && method != Method::HEAD {
             return Err(StageError::permanent(format!("refused {method} {url}: only GET and HEAD are allowed while planning")));
         }
-        let client = self.client.as_ref().ok_or_else(|| StageError::permanent("the HTTP client could not be set up"))?;
+        let client = self.client().ok_or_else(|| StageError::permanent("the HTTP client could not be set up"))?;
         let mut req = client.request(method, url);
         for (k, v) in headers {
             req = req.header(k, v);

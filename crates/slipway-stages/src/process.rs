@@ -36,18 +36,35 @@ impl Drop for GroupGuard {
     }
 }
 
-/// Runs `script` with bash and waits for it, streaming its output to the stage log.
+/// Words of a command that needs no shell: no quoting, expansion, redirection,
+/// globbing, control operators or assignments, and not a shell builtin. Such a
+/// command is exec'd directly, as GNU make does, saving a shell start per stage;
+/// anything else runs under `bash -euo pipefail`, with identical results.
+pub fn direct_argv(script: &str) -> Option<Vec<&str>> {
+    const BUILTINS: &[&str] = &[
+        "cd", "export", "exit", "set", "source", ".", "eval", "exec", "read", "ulimit", "umask", "alias", "unset", "shift", "trap", "wait",
+        "return", "break", "continue", "declare", "local", "typeset", "readonly", "let", "hash", "type", "command", "builtin", "if", "for",
+        "while", "until", "case", "function", "time", "coproc", "select", "!", "[[",
+    ];
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_./:,+@%-= ".contains(c);
+    let words: Vec<&str> = script.split(' ').filter(|w| !w.is_empty()).collect();
+    let first = *words.first()?;
+    let simple = script.chars().all(plain) && !first.contains('=') && !BUILTINS.contains(&first);
+    simple.then_some(words)
+}
+
+/// Runs `script` (with bash unless it is a plain command) and waits for it,
+/// streaming its output to the stage log.
 pub async fn run_bash(env: &StageEnv<'_>, script: &str, vars: &[(String, String)], workdir: &Path) -> Result<Exit, StageError> {
-    let mut cmd = Command::new("bash");
-    cmd.args(["-e", "-u", "-o", "pipefail", "-c", script])
-        .current_dir(workdir)
-        .envs(vars.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    let mut child = cmd.spawn().map_err(|e| StageError::permanent(format!("cannot start bash in {}: {e}", workdir.display())))?;
+    let direct = direct_argv(script.trim());
+    let mut child = match direct.as_deref().map(|argv| spawn(Command::new(argv[0]).args(&argv[1..]), vars, workdir)) {
+        // not on PATH: let bash say so (exit 127) like any other failure
+        Some(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Some(other) => Some(other),
+        None => None,
+    }
+    .unwrap_or_else(|| spawn(Command::new("bash").args(["-e", "-u", "-o", "pipefail", "-c", script]), vars, workdir))
+    .map_err(|e| StageError::permanent(format!("cannot start the command in {}: {e}", workdir.display())))?;
     let mut guard = GroupGuard { pgid: child.id().map(|p| p as i32) };
     let out = child.stdout.take().map(|s| pump(env, "stdout", s));
     let err = child.stderr.take().map(|s| pump(env, "stderr", s));
@@ -74,9 +91,37 @@ pub async fn run_bash(env: &StageEnv<'_>, script: &str, vars: &[(String, String)
     })
 }
 
+/// Starts a command in a process group of its own, output piped.
+fn spawn(cmd: &mut Command, vars: &[(String, String)], workdir: &Path) -> std::io::Result<tokio::process::Child> {
+    cmd.current_dir(workdir)
+        .envs(vars.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()
+}
+
 async fn pump(env: &StageEnv<'_>, stream: &str, source: impl AsyncRead + Unpin) {
     let mut lines = BufReader::new(source).lines();
     while let Ok(Some(line)) = lines.next_line().await {
         env.log(stream, &line);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::direct_argv;
+
+    #[test]
+    fn only_plain_commands_skip_the_shell() {
+        assert_eq!(direct_argv("true"), Some(vec!["true"]));
+        assert_eq!(direct_argv("make -j2 release VERSION=1.2"), Some(vec!["make", "-j2", "release", "VERSION=1.2"]));
+        for shell in
+            ["echo $HOME", "a && b", "a | b", "echo 'x'", "ls *.txt", "cd /tmp", "FOO=1 make", "echo a > f", "exit 3", "a; b", "x\ny"]
+        {
+            assert_eq!(direct_argv(shell), None, "{shell}");
+        }
     }
 }

@@ -77,8 +77,14 @@ impl Runner for Run {
                 ("SLIPWAY_IDEMPOTENCY_KEY".to_owned(), env.idempotency_key.clone()),
             ]);
             let exit = run_bash(env, &script, &vars, &dir).await;
-            let written = std::fs::read_to_string(&output_file).unwrap_or_default();
-            let _ = std::fs::remove_file(&output_file);
+            // Written only if the command wrote outputs.
+            let written = match std::fs::read_to_string(&output_file) {
+                Ok(text) => {
+                    let _ = std::fs::remove_file(&output_file);
+                    text
+                }
+                Err(_) => String::new(),
+            };
             match exit? {
                 Exit::Code(0) => {}
                 Exit::Code(code) if c.retry_on_exit_codes.contains(&(code as u32)) => {
