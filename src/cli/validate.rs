@@ -61,6 +61,9 @@ pub fn run(args: Args) -> i32 {
     let _ = out.flush();
     let errors: usize = checked.iter().map(Checked::errors).sum();
     let warnings: usize = checked.iter().map(Checked::warnings).sum();
+    // The process ends next: freeing every node of a large pipeline one by one
+    // would only delay the exit (a third of the run for 10,000 stages).
+    std::mem::forget(checked);
     if io_failed {
         exit::USAGE
     } else if errors > 0 || (args.deny_warnings && warnings > 0) {

@@ -103,13 +103,16 @@ pub fn generate(n: usize) -> String {
         }
         let a = i - width;
         let b = i - width + 1 - (i % 2);
-        match i % 3 {
-            0 => s.push_str(&format!(
-                "    kind: http\n    url: \"https://ci.internal/{{{{ stages.s{a}.outputs.status }}}}\"\n    headers: {{ Authorization: \"Bearer {{{{ secrets.TOKEN }}}}\" }}\n    needs: [s{b}]\n"
-            )),
-            _ => s.push_str(&format!(
-                "    kind: shell\n    run: ./step\n    env: {{ IN: \"{{{{ stages.s{a}.outputs.exit_code }}}}\" }}\n    needs: [s{b}]\n    outputs: [out]\n    retry: {{ attempts: 2, backoff: 1s }}\n    timeout: 5m\n"
-            )),
+        let is_http = |k: usize| k >= width && k % 3 == 0;
+        let read = if is_http(a) { "status" } else { "exit_code" };
+        if is_http(i) {
+            s.push_str(&format!(
+                "    kind: http\n    url: \"https://ci.internal/{{{{ stages.s{a}.outputs.{read} }}}}\"\n    headers: {{ Authorization: \"Bearer {{{{ secrets.TOKEN }}}}\" }}\n    needs: [s{b}]\n"
+            ));
+        } else {
+            s.push_str(&format!(
+                "    kind: shell\n    run: ./step\n    env: {{ IN: \"{{{{ stages.s{a}.outputs.{read} }}}}\" }}\n    needs: [s{b}]\n    outputs: [out]\n    retry: {{ attempts: 2, backoff: 1s }}\n    timeout: 5m\n"
+            ));
         }
     }
     s

@@ -38,8 +38,20 @@ pub fn load(text: &str, limits: Limits) -> (Option<Node>, Vec<Diagnostic>) {
 }
 
 enum Frame {
-    Seq { start: usize, anchor: usize, items: Vec<Node> },
-    Map { start: usize, anchor: usize, entries: Vec<(Node, Node)>, key: Option<Node> },
+    Seq {
+        start: usize,
+        anchor: usize,
+        items: Vec<Node>,
+    },
+    Map {
+        start: usize,
+        anchor: usize,
+        entries: Vec<(Node, Node)>,
+        key: Option<Node>,
+        /// Scalar keys seen so far, by text: duplicate checks stay O(1) per key
+        /// on mappings with thousands of entries (a pipeline's `stages`).
+        seen: HashMap<String, usize>,
+    },
 }
 
 struct Loader<'t> {
@@ -132,7 +144,7 @@ impl<'t> Loader<'t> {
                 }
                 Event::MappingStart(anchor, tag) => {
                     self.check_collection_tag(tag.as_deref(), "map", span);
-                    self.push(Frame::Map { start: span.start, anchor, entries: Vec::new(), key: None }, span)?;
+                    self.push(Frame::Map { start: span.start, anchor, entries: Vec::new(), key: None, seen: HashMap::new() }, span)?;
                 }
                 Event::SequenceEnd | Event::MappingEnd => {
                     let (node, anchor) = match self.stack.pop() {
@@ -185,10 +197,14 @@ impl<'t> Loader<'t> {
         match self.stack.last_mut() {
             None => self.root = Some(node),
             Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map { entries, key, .. }) => match key.take() {
+            Some(Frame::Map { entries, key, seen, .. }) => match key.take() {
                 None => *key = Some(node),
                 Some(k) => {
-                    if let Some((first, _)) = entries.iter().find(|(existing, _)| same_key(existing, &k)) {
+                    let earlier = match k.scalar() {
+                        Some(s) => seen.get(&s.text).map(|&i| &entries[i]),
+                        None => entries.iter().find(|(existing, _)| same_key(existing, &k)),
+                    };
+                    if let Some((first, _)) = earlier {
                         let name = k.scalar().map_or("?", |s| s.text.as_str());
                         let d = Diagnostic::error(Code::DuplicateKey, k.span, format!("duplicate key `{name}`"))
                             .with_label("defined again here")
@@ -196,6 +212,9 @@ impl<'t> Loader<'t> {
                             .with_help("remove one of the two, or merge them");
                         self.diagnostics.push(d);
                     } else {
+                        if let Some(s) = k.scalar() {
+                            seen.insert(s.text.clone(), entries.len());
+                        }
                         entries.push((k, node));
                     }
                 }
