@@ -89,7 +89,7 @@ pub fn acquire(state_dir: &Path, name: &str, me: &Holder, wait: Option<Duration>
                 Err(TryLockError::Error(e)) => return Err(io_err(e)),
             }
         }
-        let holder = Box::new(holder_of(&path).unwrap_or_else(unknown_holder));
+        let holder = Box::new(holder_after_write(&path));
         match wait {
             None => return Err(LockError::Held { name: name.to_owned(), holder }),
             Some(limit) if started.elapsed() >= limit => {
@@ -157,6 +157,18 @@ fn same_file(file: &File, path: &Path) -> bool {
         (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
         _ => false,
     }
+}
+
+/// The holder's record. A holder writes it right after taking the lock, so a
+/// record still empty is re-read for a moment before giving up on it.
+fn holder_after_write(path: &Path) -> Holder {
+    for _ in 0..50 {
+        if let Some(h) = holder_of(path) {
+            return h;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    unknown_holder()
 }
 
 fn unknown_holder() -> Holder {
