@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use slipway_core::Checked;
-use slipway_core::model::Pipeline;
 use slipway_engine::context::{RunInfo, resolve_params};
 use slipway_engine::digest::digests;
 use slipway_engine::event::RunStatus;
@@ -77,23 +76,23 @@ fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime")
 }
 
-fn params_or_exit(pipeline: &Pipeline, given: &[String]) -> Result<BTreeMap<String, String>, i32> {
-    resolve_params(pipeline, given).map_err(|e| {
+/// A valid pipeline and its params, or the exit code after the problem was printed.
+fn load_with_params(file: &Path, given: &[String]) -> Result<(Checked, BTreeMap<String, String>), i32> {
+    let checked = load::valid_pipeline(file)?;
+    let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
+    let params = resolve_params(pipeline, given).map_err(|e| {
         eprintln!("error: {e}");
         exit::USAGE
-    })
+    })?;
+    Ok((checked, params))
 }
 
 pub fn plan(args: PlanArgs) -> i32 {
-    let checked = match load::valid_pipeline(&args.file) {
-        Ok(c) => c,
+    let (checked, params) = match load_with_params(&args.file, &args.params) {
+        Ok(loaded) => loaded,
         Err(code) => return code,
     };
     let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
-    let params = match params_or_exit(pipeline, &args.params) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
     // Secrets are not needed to plan: they show as `***` (and are masked if known).
     let secrets: BTreeMap<String, String> = pipeline.secrets.keys().map(|k| (k.value.clone(), "***".to_owned())).collect();
     let live = args.live_reads.then(Live::read_only);
@@ -139,15 +138,11 @@ pub fn run(args: RunArgs) -> i32 {
     if args.dry_run {
         return plan(PlanArgs { file: args.file, params: args.params, live_reads: false, format: args.format });
     }
-    let checked = match load::valid_pipeline(&args.file) {
-        Ok(c) => c,
+    let (checked, params) = match load_with_params(&args.file, &args.params) {
+        Ok(loaded) => loaded,
         Err(code) => return code,
     };
     let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
-    let params = match params_or_exit(pipeline, &args.params) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
     let file = std::fs::canonicalize(&args.file).unwrap_or(args.file.clone());
     let run_id = new_run_id();
     let meta = RunMeta {

@@ -75,13 +75,13 @@ fn schema_only(text: &str) -> Result<Duration> {
     Ok(start.elapsed())
 }
 
-fn median(runs: usize, mut f: impl FnMut() -> Result<Duration>) -> Result<Duration> {
+pub fn median(runs: usize, mut f: impl FnMut() -> Result<Duration>) -> Result<Duration> {
     let mut times = (0..runs).map(|_| f()).collect::<Result<Vec<_>>>()?;
     times.sort();
     Ok(times[times.len() / 2])
 }
 
-fn ms(d: Duration) -> f64 {
+pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 

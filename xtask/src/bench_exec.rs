@@ -5,10 +5,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
+use crate::bench::{median, ms};
 use crate::root;
 
 pub fn exec(args: &[&str]) -> Result<()> {
@@ -143,14 +144,4 @@ fn run_duration(stdout: &[u8]) -> Option<u64> {
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .find(|e| e["event"] == "run_finished")
         .and_then(|e| e["duration_ms"].as_u64())
-}
-
-fn median(runs: usize, mut f: impl FnMut() -> Result<Duration>) -> Result<Duration> {
-    let mut times = (0..runs).map(|_| f()).collect::<Result<Vec<_>>>()?;
-    times.sort();
-    Ok(times[times.len() / 2])
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }

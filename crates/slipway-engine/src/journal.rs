@@ -153,22 +153,9 @@ pub fn replay(events: &[Event]) -> Replay {
             Event::RunFinished { status, .. } => r.finished = Some(*status),
             _ => {}
         }
-        r.last_ms = Some(event_time(e));
+        r.last_ms = Some(e.at());
     }
     r
-}
-
-fn event_time(e: &Event) -> u64 {
-    match e {
-        Event::RunStarted { at, .. }
-        | Event::StageStarted { at, .. }
-        | Event::AttemptStarted { at, .. }
-        | Event::AttemptFailed { at, .. }
-        | Event::Log { at, .. }
-        | Event::StageFinished { at, .. }
-        | Event::StageReused { at, .. }
-        | Event::RunFinished { at, .. } => *at,
-    }
 }
 
 /// One line of `slipway runs`.

@@ -155,6 +155,11 @@ impl StageEnv<'_> {
         rendered.map_err(|e| StageError::permanent(format!("stage `{}`: {e}", self.stage.id.value)))
     }
 
+    /// A map of templates (env, headers) rendered, in order.
+    pub fn render_map(&self, map: &indexmap::IndexMap<slipway_core::decode::Key, Template>) -> Result<Vec<(String, String)>, StageError> {
+        map.iter().map(|(k, v)| Ok((k.value.clone(), self.render(v)?))).collect()
+    }
+
     /// A JSON body with every string rendered.
     pub fn render_json(&self, t: &JsonTemplate) -> Result<Value, StageError> {
         Ok(match t {

@@ -16,8 +16,7 @@ impl Planner for Plan {
         let from = match (&c.from, &c.deployment_info) {
             (Some(f), _) => env.render(f)?,
             (None, Some(info)) => {
-                let headers =
-                    info.headers.iter().map(|(k, v)| Ok((k.value.clone(), env.render(v)?))).collect::<Result<Vec<_>, StageError>>()?;
+                let headers = env.render_map(&info.headers)?;
                 effects.push(http_effect("GET", env.render(&info.url)?, headers, None));
                 format!("<deployed SHA at {} in the response>", info.pointer.value)
             }

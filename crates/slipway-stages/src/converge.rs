@@ -17,7 +17,7 @@ impl Planner for Plan {
             ConvergeTool::Puppet => "puppet detailed exit codes: 0 no change, 2 changed, 4/6 failures",
             ConvergeTool::Ansible | ConvergeTool::Command => "exit code 0 is success",
         };
-        let env_vars = c.env.iter().map(|(k, v)| Ok((k.value.clone(), env.render(v)?))).collect::<Result<Vec<_>, StageError>>()?;
+        let env_vars = env.render_map(&c.env)?;
         let mut effects = vec![Effect::Note {
             text: format!(
                 "{} hosts of `{}`, {} at a time; stops after {} failed host(s); {reading}",

@@ -24,8 +24,7 @@ struct Request {
 }
 
 fn request(env: &StageEnv<'_>, c: &HttpConfig) -> Result<Request, StageError> {
-    let mut headers: Vec<(String, String)> =
-        c.headers.iter().map(|(k, v)| Ok((k.value.clone(), env.render(v)?))).collect::<Result<_, StageError>>()?;
+    let mut headers: Vec<(String, String)> = env.render_map(&c.headers)?;
     let body = match (&c.body, &c.json) {
         (Some(b), _) => Some(env.render(b)?),
         (None, Some(j)) => {

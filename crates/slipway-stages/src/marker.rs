@@ -95,8 +95,7 @@ impl Planner for Plan {
                 Some(b) => env.render_json(b)?,
                 None => document.clone(),
             };
-            let mut headers: Vec<(String, String)> =
-                w.headers.iter().map(|(k, v)| Ok((k.value.clone(), env.render(v)?))).collect::<Result<_, StageError>>()?;
+            let mut headers: Vec<(String, String)> = env.render_map(&w.headers)?;
             headers.push(("Content-Type".into(), "application/json".into()));
             headers.push(("Idempotency-Key".into(), env.idempotency_key.clone()));
             if w.secret.is_some() {

@@ -17,7 +17,7 @@ impl Planner for Plan {
         let Some(host) = host else {
             return Err(StageError::permanent(format!("no host {} in role `{}`", wanted.unwrap_or_default(), c.hosts.value)));
         };
-        let env_vars = c.env.iter().map(|(k, v)| Ok((k.value.clone(), env.render(v)?))).collect::<Result<Vec<_>, StageError>>()?;
+        let env_vars = env.render_map(&c.env)?;
         Ok(StagePlan {
             effects: vec![
                 Effect::Note {

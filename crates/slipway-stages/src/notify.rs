@@ -64,8 +64,7 @@ impl Planner for Plan {
                 Some(b) => env.render_json(b)?,
                 None => json!({"text": message, "pipeline": env.pipeline.name.value, "run_id": env.run_id, "stage": env.stage.id.value}),
             };
-            let mut headers: Vec<(String, String)> =
-                w.headers.iter().map(|(k, v)| Ok((k.value.clone(), env.render(v)?))).collect::<Result<_, StageError>>()?;
+            let mut headers: Vec<(String, String)> = env.render_map(&w.headers)?;
             headers.extend(json_header());
             headers.push(("Idempotency-Key".into(), env.idempotency_key.clone()));
             effects.push(http_effect("POST", env.render(&w.url)?, headers, pretty(&body)));

@@ -17,7 +17,7 @@ fn config<'a>(env: &'a StageEnv<'a>) -> &'a ShellConfig {
 }
 
 fn rendered_env(env: &StageEnv<'_>, c: &ShellConfig) -> Result<Vec<(String, String)>, StageError> {
-    c.env.iter().map(|(k, v)| Ok((k.value.clone(), env.render(v)?))).collect()
+    env.render_map(&c.env)
 }
 
 fn workdir(env: &StageEnv<'_>, c: &ShellConfig) -> Result<PathBuf, StageError> {
