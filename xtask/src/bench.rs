@@ -103,7 +103,7 @@ pub fn generate(n: usize) -> String {
         }
         let a = i - width;
         let b = i - width + 1 - (i % 2);
-        let is_http = |k: usize| k >= width && k % 3 == 0;
+        let is_http = |k: usize| k >= width && k.is_multiple_of(3);
         let read = if is_http(a) { "status" } else { "exit_code" };
         if is_http(i) {
             s.push_str(&format!(
