@@ -93,8 +93,18 @@ pub fn plan(args: PlanArgs) -> i32 {
         Err(code) => return code,
     };
     let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
-    // Secrets are not needed to plan: they show as `***` (and are masked if known).
-    let secrets: BTreeMap<String, String> = pipeline.secrets.keys().map(|k| (k.value.clone(), "***".to_owned())).collect();
+    // A plan shows secrets as `***`. Live reads use the real values when they are
+    // set (an authenticated GET needs its token); output is masked either way.
+    let placeholders = || pipeline.secrets.keys().map(|k| (k.value.clone(), "***".to_owned())).collect();
+    let secrets: BTreeMap<String, String> = match (args.live_reads, resolve(pipeline, &load::base_dir(&args.file))) {
+        (true, Ok(real)) => real,
+        (true, Err(e)) => {
+            eprintln!("warning: {e}; live reads send `***` in its place");
+            placeholders()
+        }
+        (false, _) => placeholders(),
+    };
+    let masker = Masker::new(secrets.values().map(String::as_str).filter(|v| *v != "***"));
     let live = args.live_reads.then(Live::read_only);
     let (_cancel_tx, cancel) = watch::channel(false);
     let (events, _rx) = mpsc::unbounded_channel();
@@ -108,7 +118,7 @@ pub fn plan(args: PlanArgs) -> i32 {
         },
         params,
         secrets,
-        masker: Masker::new(std::iter::empty()),
+        masker,
         base_dir: load::base_dir(&args.file),
         max_parallel: 1,
         reuse: BTreeMap::new(),
@@ -144,47 +154,63 @@ pub fn run(args: RunArgs) -> i32 {
     };
     let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
     let file = std::fs::canonicalize(&args.file).unwrap_or(args.file.clone());
-    let run_id = new_run_id();
     let meta = RunMeta {
-        run_id: run_id.clone(),
+        run_id: new_run_id(),
         pipeline: pipeline.name.value.clone(),
         file: file.display().to_string(),
-        params: params.clone(),
+        params,
         digests: digests(pipeline),
         user: lock::username(),
         host: lock::hostname(),
         pid: std::process::id(),
         started_at: rfc3339(now_secs()),
     };
-    execute(&checked, meta, Default::default(), args.max_parallel, args.format, args.wait_lock.as_deref(), &args.state.state_dir, false)
+    let prepared = match prepare(&checked, &meta, args.wait_lock.as_deref(), &args.state.state_dir) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    execute(&checked, meta, Default::default(), prepared, args.max_parallel, args.format, &args.state.state_dir, false)
 }
 
 pub fn resume(args: ResumeArgs) -> i32 {
     let state = &args.state.state_dir;
-    let (journal, meta, events) = match Journal::reopen(state, &args.run_id, Masker::default()) {
-        Ok(j) => j,
+    let meta = match Journal::reopen(state, &args.run_id, Masker::default()) {
+        Ok((_, meta, _)) => meta,
         Err(e) => {
             eprintln!("error: cannot open run `{}` under {}: {e}", args.run_id, state.display());
             eprintln!("help: `slipway runs` lists the runs there");
             return exit::USAGE;
         }
     };
-    drop(journal);
+    let checked = match load::valid_pipeline(Path::new(&meta.file)) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    // Take the lock before reading what the run did: the run itself may still be
+    // going, and what it records until it ends must not be repeated.
+    let prepared = match prepare(&checked, &meta, args.wait_lock.as_deref(), state) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let events = match slipway_engine::journal::read_events(&Journal::runs_dir(state).join(&meta.run_id)) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: cannot read the journal of run {}: {e}", meta.run_id);
+            return exit::USAGE;
+        }
+    };
     let done = replay(&events);
     if done.finished == Some(RunStatus::Succeeded) {
         eprintln!("run {} already succeeded: nothing to resume", meta.run_id);
         return exit::OK;
     }
-    let checked = match load::valid_pipeline(Path::new(&meta.file)) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
     let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
     let now = digests(pipeline);
-    let changes = changes_affecting_rest(&meta.digests, &now, &done.succeeded);
-    if !changes.is_empty() {
-        eprintln!("error: refusing to resume run {}: {} changed since the run started, in what is left to run:", meta.run_id, meta.file);
-        for c in &changes {
+    let mut problems = changes_affecting_rest(&meta.digests, &now, &done.succeeded);
+    problems.extend(masked_values(&meta.params, &done.succeeded, &prepared.masker));
+    if !problems.is_empty() {
+        eprintln!("error: refusing to resume run {}:", meta.run_id);
+        for c in &problems {
             eprintln!("  - {c}");
         }
         eprintln!("help: start a new run with `slipway run {}`", meta.file);
@@ -192,7 +218,31 @@ pub fn resume(args: ResumeArgs) -> i32 {
     }
     let reuse = done.succeeded.clone();
     let meta = RunMeta { pid: std::process::id(), digests: now, ..meta };
-    execute(&checked, meta, reuse, args.max_parallel, args.format, args.wait_lock.as_deref(), state, true)
+    execute(&checked, meta, reuse, prepared, args.max_parallel, args.format, state, true)
+}
+
+/// Values the journal kept only masked (they held secret text), which a resumed
+/// run would otherwise use as `***`.
+fn masked_values(
+    params: &BTreeMap<String, String>,
+    succeeded: &BTreeMap<String, (slipway_engine::Outputs, u32)>,
+    masker: &Masker,
+) -> Vec<String> {
+    if masker.is_empty() {
+        return Vec::new();
+    }
+    let mask = slipway_engine::secrets::MASK;
+    let mut out: Vec<String> = params
+        .iter()
+        .filter(|(_, v)| v.contains(mask))
+        .map(|(k, _)| format!("param `{k}` held secret text, which the journal does not keep"))
+        .collect();
+    for (stage, (outputs, _)) in succeeded {
+        if serde_json::to_string(outputs).unwrap_or_default().contains(mask) {
+            out.push(format!("outputs of stage `{stage}` held secret text, which the journal does not keep"));
+        }
+    }
+    out
 }
 
 /// Stages left to run whose definition changed, appeared or disappeared.
@@ -222,17 +272,15 @@ fn changes_affecting_rest(
     out
 }
 
-#[allow(clippy::too_many_arguments)]
-fn execute(
-    checked: &Checked,
-    meta: RunMeta,
-    reuse: BTreeMap<String, (slipway_engine::Outputs, u32)>,
-    max_parallel: u16,
-    format: OutputFormat,
-    wait_lock: Option<&str>,
-    state: &Path,
-    resumed: bool,
-) -> i32 {
+/// What a run needs before it starts: every stage runnable, secrets resolved,
+/// the deploy lock held.
+struct Prepared {
+    secrets: BTreeMap<String, String>,
+    masker: Masker,
+    lock: lock::DeployLock,
+}
+
+fn prepare(checked: &Checked, meta: &RunMeta, wait_lock: Option<&str>, state: &Path) -> Result<Prepared, i32> {
     let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
     let unsupported = unsupported_stages(pipeline);
     if !unsupported.is_empty() {
@@ -241,23 +289,17 @@ fn execute(
             eprintln!("  - {u}");
         }
         eprintln!("help: `slipway plan {}` shows what it would do", meta.file);
-        return exit::INVALID;
+        return Err(exit::INVALID);
     }
-    let secrets = match resolve(pipeline, Path::new(&meta.file).parent().unwrap_or(Path::new("."))) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::INVALID;
-        }
-    };
+    let secrets = resolve(pipeline, Path::new(&meta.file).parent().unwrap_or(Path::new("."))).map_err(|e| {
+        eprintln!("error: {e}");
+        exit::INVALID
+    })?;
     let masker = Masker::new(secrets.values().map(String::as_str));
-    let wait = match wait_lock.map(humantime::parse_duration).transpose() {
-        Ok(w) => w,
-        Err(e) => {
-            eprintln!("error: --wait-lock: {e}");
-            return exit::USAGE;
-        }
-    };
+    let wait = wait_lock.map(humantime::parse_duration).transpose().map_err(|e| {
+        eprintln!("error: --wait-lock: {e}");
+        exit::USAGE
+    })?;
     let lock_name = lock::lock_name(&pipeline.name.value, meta.params.get("environment").map(String::as_str));
     let me = Holder {
         run_id: meta.run_id.clone(),
@@ -266,25 +308,43 @@ fn execute(
         pid: meta.pid,
         started_at: meta.started_at.clone(),
     };
-    let held = match lock::acquire(state, &lock_name, &me, wait) {
+    let lock = match lock::acquire(state, &lock_name, &me, wait) {
         Ok(l) => l,
         Err(e @ (LockError::Held { .. } | LockError::Timeout { .. })) => {
             eprintln!("error: {e}");
             eprintln!("help: wait with `--wait-lock`, or if that run is gone for good: `slipway unlock {}`", meta.file);
-            return exit::LOCKED;
+            return Err(exit::LOCKED);
         }
         Err(e) => {
             eprintln!("error: {e}");
-            return exit::USAGE;
+            return Err(exit::USAGE);
         }
     };
-    if let Some(stale) = &held.took_over {
+    if let Some(stale) = &lock.took_over {
         eprintln!("warning: took over the stale deploy lock `{lock_name}` of {stale}: that process is gone");
     }
+    Ok(Prepared { secrets, masker, lock })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn execute(
+    checked: &Checked,
+    meta: RunMeta,
+    reuse: BTreeMap<String, (slipway_engine::Outputs, u32)>,
+    prepared: Prepared,
+    max_parallel: u16,
+    format: OutputFormat,
+    state: &Path,
+    resumed: bool,
+) -> i32 {
+    let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
+    let Prepared { secrets, masker, lock: held } = prepared;
+    // run.json holds params as given: masked like everything else written.
+    let stored = RunMeta { params: meta.params.iter().map(|(k, v)| (k.clone(), masker.mask(v))).collect(), ..meta.clone() };
     let journal = if resumed {
-        Journal::reopen(state, &meta.run_id, masker.clone()).map(|(j, _, _)| j).and_then(|j| j.update_meta(&meta).map(|_| j))
+        Journal::reopen(state, &meta.run_id, masker.clone()).map(|(j, _, _)| j).and_then(|j| j.update_meta(&stored).map(|_| j))
     } else {
-        Journal::create(state, &meta, masker.clone())
+        Journal::create(state, &stored, masker.clone())
     };
     let mut journal = match journal {
         Ok(j) => j,
@@ -325,6 +385,7 @@ fn execute(
         (outcome, summary)
     });
     drop(held);
+    let _ = std::fs::remove_dir_all(slipway_stages::scratch_dir());
     let (outcome, summary) = outcome;
     if format == OutputFormat::Human {
         summary.print(outcome.status, &run_id);

@@ -143,3 +143,34 @@ fn unlock_breaks_a_lock() {
     let _ = holder.kill();
     let _ = holder.wait();
 }
+
+#[test]
+fn an_always_stage_already_running_survives_the_first_interrupt() {
+    let sb = Sandbox::new("always-running");
+    sb.write(
+        "p.yaml",
+        "version: 1\nname: ar\nstages:\n  long: { kind: shell, run: 'sleep 30 & wait' }\n  cleanup: { kind: shell, when: always, run: 'touch c_started; sleep 1; touch c_done' }\n",
+    );
+    let child = sb.spawn(&["run", "p.yaml", "--format", "json"]);
+    wait_for(&sb.path("c_started"), "the always stage to start");
+    signal(child.id(), "-INT");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    assert!(sb.path("c_done").exists(), "the running always stage was cancelled by the first interrupt");
+    let evs = events(&out.stdout);
+    assert_eq!(of(&evs, "stage_finished", "cleanup")[0]["status"], "succeeded");
+    assert_eq!(of(&evs, "stage_finished", "long")[0]["status"], "cancelled");
+}
+
+#[test]
+fn resume_refuses_while_the_run_holds_its_lock() {
+    let sb = Sandbox::new("resume-locked");
+    sb.write("p.yaml", "version: 1\nname: rl\nstages:\n  a: { kind: shell, run: 'touch started; sleep 30' }\n");
+    let mut child = sb.spawn(&["run", "p.yaml"]);
+    wait_for(&sb.path("started"), "the run to start");
+    let id = sb.run_ids()[0].clone();
+    let out = sb.run(&["resume", &id]);
+    assert_eq!(out.status.code(), Some(75), "{}", String::from_utf8_lossy(&out.stderr));
+    let _ = child.kill();
+    let _ = child.wait();
+}

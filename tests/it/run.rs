@@ -185,3 +185,33 @@ fn unknown_and_missing_params_are_usage_errors() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean `version`?"));
 }
+
+#[test]
+fn odd_output_and_scripts_without_a_shebang_work() {
+    let sb = Sandbox::new("odd-output");
+    sb.write("deploy.sh", "echo from-script > script_ran\n");
+    std::process::Command::new("chmod").args(["+x", sb.path("deploy.sh").to_str().unwrap()]).status().unwrap();
+    sb.write(
+        "p.yaml",
+        "version: 1\nname: odd\nstages:\n  bytes: { kind: shell, run: 'printf \"caf\\xe9\\n\"; seq 1 20000; echo done > bytes_done' }\n  script: { kind: shell, run: ./deploy.sh }\n",
+    );
+    let out = sb.run(&["run", "p.yaml", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(sb.path("bytes_done").exists());
+    assert_eq!(sb.read("script_ran"), "from-script\n");
+    let evs = events(&out.stdout);
+    assert!(of(&evs, "log", "bytes").iter().any(|e| e["line"] == "caf\u{fffd}"));
+}
+
+#[test]
+fn a_stage_skipped_by_its_own_condition_does_not_block_its_dependents() {
+    let sb = Sandbox::new("if-skip");
+    sb.write(
+        "p.yaml",
+        "version: 1\nname: s\nstages:\n  build: { kind: shell, run: 'true' }\n  optional: { kind: shell, needs: [build], if: 'false', run: 'touch optional' }\n  publish: { kind: shell, needs: [optional], run: 'touch published' }\n",
+    );
+    let out = sb.run(&["run", "p.yaml"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!sb.path("optional").exists());
+    assert!(sb.path("published").exists());
+}

@@ -125,6 +125,29 @@ impl Event {
         }
     }
 
+    /// The same event with secrets masked in its free text: params, errors, log
+    /// lines, outputs and reasons. Names (stage ids, event and status names)
+    /// are left alone, so masking can never change what the event refers to.
+    pub fn masked(&self, m: &crate::secrets::Masker) -> Event {
+        if m.is_empty() {
+            return self.clone();
+        }
+        let mut e = self.clone();
+        match &mut e {
+            Event::RunStarted { params, .. } => params.values_mut().for_each(|v| *v = m.mask(v)),
+            Event::AttemptFailed { error, .. } => *error = m.mask(error),
+            Event::Log { line, .. } => *line = m.mask(line),
+            Event::StageFinished { outputs, reason, .. } => {
+                outputs.values_mut().for_each(|v| *v = m.mask_json(v));
+                if let Some(r) = reason {
+                    *r = m.mask(r);
+                }
+            }
+            Event::StageStarted { .. } | Event::AttemptStarted { .. } | Event::StageReused { .. } | Event::RunFinished { .. } => {}
+        }
+        e
+    }
+
     /// When it happened (ms since the epoch).
     pub fn at(&self) -> u64 {
         match self {

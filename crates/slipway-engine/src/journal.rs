@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufRead, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -33,8 +33,10 @@ pub struct Journal {
     dir: PathBuf,
     events: File,
     masker: Masker,
-    /// Boundary events written but not yet fsynced.
-    dirty: bool,
+    /// Boundary events written so far (their sequence numbers are 1..=written).
+    written: u64,
+    /// Boundary events known to be on disk.
+    synced: u64,
 }
 
 impl Journal {
@@ -48,7 +50,9 @@ impl Journal {
         fs::create_dir_all(&dir)?;
         write_meta(&dir, meta)?;
         let events = OpenOptions::new().create_new(true).append(true).open(dir.join("events.jsonl"))?;
-        Ok(Journal { dir, events, masker, dirty: false })
+        // The new file's directory entry must survive a power loss as its content does.
+        File::open(&dir)?.sync_all()?;
+        Ok(Journal { dir, events, masker, written: 0, synced: 0 })
     }
 
     /// Reopens a run's journal to continue it, with what it recorded so far.
@@ -56,8 +60,13 @@ impl Journal {
         let dir = Self::runs_dir(state_dir).join(run_id);
         let meta = read_meta(&dir)?;
         let events = read_events(&dir)?;
-        let file = OpenOptions::new().append(true).open(dir.join("events.jsonl"))?;
-        Ok((Journal { dir, events: file, masker, dirty: false }, meta, events))
+        let path = dir.join("events.jsonl");
+        let mut file = OpenOptions::new().append(true).open(&path)?;
+        // A crash can leave a torn last line: start the next event on a line of its own.
+        if fs::read(&path)?.last().is_some_and(|b| *b != b'\n') {
+            file.write_all(b"\n")?;
+        }
+        Ok((Journal { dir, events: file, masker, written: 0, synced: 0 }, meta, events))
     }
 
     pub fn dir(&self) -> &Path {
@@ -68,26 +77,44 @@ impl Journal {
         write_meta(&self.dir, meta)
     }
 
-    /// Appends one event, masked. Boundary events are written at once and made
-    /// durable by the next [`Journal::sync`], which the scheduler calls before any
-    /// stage that could depend on them starts (group commit: one fsync per
-    /// scheduling pass, not one per event).
-    pub fn append(&mut self, event: &Event) -> io::Result<()> {
-        let mut line = if self.masker.is_empty() {
-            serde_json::to_vec(event).map_err(io::Error::other)?
-        } else {
-            serde_json::to_vec(&self.masker.mask_json(&serde_json::to_value(event).map_err(io::Error::other)?)).map_err(io::Error::other)?
-        };
+    /// Appends one event, masked, and returns the number of boundary events
+    /// written so far: a boundary event is durable once [`Journal::synced`]
+    /// reaches its number. The scheduler starts no stage before the records of
+    /// the stages it depends on are durable (group commit, pipelined with runs).
+    pub fn append(&mut self, event: &Event) -> io::Result<u64> {
+        let mut line = serde_json::to_vec(&event.masked(&self.masker)).map_err(io::Error::other)?;
         line.push(b'\n');
         self.events.write_all(&line)?;
-        self.dirty |= event.is_boundary();
-        Ok(())
+        if event.is_boundary() {
+            self.written += 1;
+        }
+        Ok(self.written)
     }
 
-    /// Makes every boundary event written so far durable.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    pub fn synced(&self) -> u64 {
+        self.synced
+    }
+
+    /// Records that an fsync covering events up to `upto` completed.
+    pub fn mark_synced(&mut self, upto: u64) {
+        self.synced = self.synced.max(upto);
+    }
+
+    /// A second handle on the events file, to fsync from another thread while
+    /// this one keeps appending.
+    pub fn sync_handle(&self) -> io::Result<File> {
+        self.events.try_clone()
+    }
+
+    /// Makes every boundary event written so far durable, now.
     pub fn sync(&mut self) -> io::Result<()> {
-        if std::mem::take(&mut self.dirty) {
+        if self.synced < self.written {
             self.events.sync_data()?;
+            self.synced = self.written;
         }
         Ok(())
     }
@@ -107,16 +134,10 @@ fn read_meta(dir: &Path) -> io::Result<RunMeta> {
     serde_json::from_str(&text).map_err(io::Error::other)
 }
 
-/// Every complete event line; a line torn by a crash is ignored.
+/// Every complete event line; a line torn by a crash (even mid-character) is ignored.
 pub fn read_events(dir: &Path) -> io::Result<Vec<Event>> {
-    let file = File::open(dir.join("events.jsonl"))?;
-    let mut out = Vec::new();
-    for line in io::BufReader::new(file).lines() {
-        if let Ok(event) = serde_json::from_str::<Event>(&line?) {
-            out.push(event);
-        }
-    }
-    Ok(out)
+    let bytes = fs::read(dir.join("events.jsonl"))?;
+    Ok(bytes.split(|b| *b == b'\n').filter_map(|line| serde_json::from_slice::<Event>(line).ok()).collect())
 }
 
 /// What the journal says happened, stage by stage.
@@ -240,6 +261,44 @@ mod tests {
         assert_eq!(replay(&events).succeeded["a"].1, 2);
         let runs = list_runs(&dir);
         assert_eq!(runs[0].status, "crashed");
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn torn_lines_are_skipped_and_appends_start_a_new_line() {
+        let dir = std::env::temp_dir().join(format!("slipway-torn2-{}", crate::runid::new_run_id()));
+        let mut j = Journal::create(&dir, &meta("r3"), Masker::default()).unwrap();
+        j.append(&Event::StageStarted { stage: "a".into(), at: 1 }).unwrap();
+        let mut f = OpenOptions::new().append(true).open(j.dir().join("events.jsonl")).unwrap();
+        f.write_all(b"{\"event\":\"stage_finished\",\"reason\":\"caf\xc3").unwrap(); // cut inside a character
+        drop(j);
+        let (mut j, _, events) = Journal::reopen(&dir, "r3", Masker::default()).unwrap();
+        assert_eq!(events.len(), 1);
+        j.append(&Event::StageStarted { stage: "b".into(), at: 2 }).unwrap();
+        assert_eq!(read_events(j.dir()).unwrap().len(), 2, "the event after a torn line was lost");
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn masking_never_touches_names() {
+        let dir = std::env::temp_dir().join(format!("slipway-names-{}", crate::runid::new_run_id()));
+        let mut j = Journal::create(&dir, &meta("r4"), Masker::new(["deploy", "stage"])).unwrap();
+        j.append(&Event::StageFinished {
+            stage: "deploy-web".into(),
+            status: StageStatus::Succeeded,
+            attempts: 1,
+            duration_ms: 1,
+            outputs: Outputs::new(),
+            reason: Some("deploy ok".into()),
+            at: 1,
+        })
+        .unwrap();
+        let events = read_events(j.dir()).unwrap();
+        assert_eq!(events[0].stage(), Some("deploy-web"));
+        match &events[0] {
+            Event::StageFinished { reason, .. } => assert_eq!(reason.as_deref(), Some("*** ok")),
+            other => panic!("{other:?}"),
+        }
         fs::remove_dir_all(dir).unwrap();
     }
 

@@ -1,8 +1,8 @@
 //! The deploy lock: one run per pipeline (and environment) at a time, across
 //! processes. It is an `flock` on `<state>/locks/<name>.lock`, whose content names
-//! the holder. The kernel releases an `flock` when its process dies, so a lock
-//! file whose record outlived its holder is stale and is taken over with a
-//! warning. Waiters queue by ticket and take the lock in arrival order.
+//! the holder. The kernel releases an `flock` when its process dies; a holder
+//! that ends normally empties the record first. So a record under a free lock
+//! was left by a dead holder: stale, and taken over with a warning. Waiters queue by ticket and take the lock in arrival order.
 //! `slipway unlock` breaks a lock by unlinking the file.
 
 use std::fs::{self, File, OpenOptions, TryLockError};
@@ -43,7 +43,6 @@ pub enum LockError {
 #[derive(Debug)]
 pub struct DeployLock {
     file: File,
-    path: PathBuf,
     /// The holder whose stale record this lock replaced, if any.
     pub took_over: Option<Holder>,
 }
@@ -83,7 +82,7 @@ pub fn acquire(state_dir: &Path, name: &str, me: &Holder, wait: Option<Duration>
                     }
                     let took_over = read_holder(&mut file);
                     write_holder(&mut file, me).map_err(io_err)?;
-                    return Ok(DeployLock { file, path, took_over });
+                    return Ok(DeployLock { file, took_over });
                 }
                 Err(TryLockError::WouldBlock) => {}
                 Err(TryLockError::Error(e)) => return Err(io_err(e)),
@@ -129,11 +128,13 @@ pub fn current_holder(state_dir: &Path, name: &str) -> Option<Holder> {
 }
 
 impl Drop for DeployLock {
+    /// Releases the lock: the record is emptied (an empty record under a free
+    /// lock means "released"; a record under a free lock means its holder died).
+    /// The file is never removed here: `unlock` may have replaced it with another
+    /// holder's, and removing by path could delete that one.
     fn drop(&mut self) {
-        // Remove the file only if it is still ours (`unlock` may have replaced it).
-        if same_file(&self.file, &self.path) {
-            let _ = fs::remove_file(&self.path);
-        }
+        let _ = self.file.set_len(0);
+        let _ = self.file.sync_all();
         let _ = self.file.unlock();
     }
 }
@@ -259,6 +260,7 @@ mod tests {
         drop(held);
         let again = acquire(&dir, "app", &me("r3"), None).unwrap();
         assert!(again.took_over.is_none(), "a released lock is not stale");
+        assert!(lock_path(&dir, "app").exists(), "release keeps the file");
         drop(again);
         fs::remove_dir_all(dir).unwrap();
     }

@@ -49,7 +49,7 @@ impl Policy {
         let exp = self.backoff.as_secs_f64() * self.factor.powi(attempt.saturating_sub(1) as i32);
         let capped = exp.min(self.max_backoff.as_secs_f64());
         let jittered = capped * (1.0 - self.jitter * random.clamp(0.0, 1.0));
-        let wait = Duration::from_secs_f64(jittered.max(0.0));
+        let wait = Duration::try_from_secs_f64(jittered.max(0.0)).unwrap_or(Duration::MAX);
         match retry_after {
             Some(floor) => wait.max(floor),
             None => wait,
@@ -57,14 +57,18 @@ impl Policy {
     }
 }
 
-/// `Retry-After`: delta-seconds or an HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`).
+/// The longest wait a service's `Retry-After` can impose on one retry.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// `Retry-After`: delta-seconds or an HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`),
+/// capped at [`MAX_RETRY_AFTER`].
 pub fn parse_retry_after(value: &str, now_secs: u64) -> Option<Duration> {
     let v = value.trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = parse_http_date(v)?;
-    Some(Duration::from_secs(at.saturating_sub(now_secs)))
+    let wait = match v.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => Duration::from_secs(parse_http_date(v)?.saturating_sub(now_secs)),
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
 }
 
 /// IMF-fixdate to seconds since the epoch.
@@ -80,6 +84,9 @@ pub fn parse_http_date(v: &str) -> Option<u64> {
     let (day, year): (i64, i64) = (day.parse().ok()?, year.parse().ok()?);
     let hms: Vec<u64> = time.split(':').map(|p| p.parse().ok()).collect::<Option<_>>()?;
     let [h, m, s] = hms.as_slice() else { return None };
+    if !(1..=31).contains(&day) || !(1970..=9999).contains(&year) || *h > 23 || *m > 59 || *s > 60 {
+        return None;
+    }
     // days from civil (Howard Hinnant)
     let y = if month <= 2 { year - 1 } else { year };
     let era = y.div_euclid(400);
@@ -127,5 +134,7 @@ mod tests {
         assert_eq!(at, 784_111_777);
         assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", at - 3), Some(Duration::from_secs(3)));
         assert_eq!(parse_retry_after("soon", 0), None);
+        assert_eq!(parse_retry_after("999999999", 0), Some(MAX_RETRY_AFTER));
+        assert_eq!(parse_retry_after("Sun, 99 Nov 99999999999 99:99:99 GMT", 0), None);
     }
 }

@@ -55,38 +55,74 @@ pub struct RunOutcome {
     pub journal_error: Option<String>,
 }
 
-/// Writes events to the journal (boundaries fsynced) and to the reporters, masked.
+/// Writes events to the journal and to the reporters, masked, and keeps track
+/// of which journal records are durable.
 struct Recorder<'j> {
     journal: Option<&'j mut Journal>,
     events: mpsc::UnboundedSender<Event>,
     masker: Masker,
     error: Option<String>,
+    /// An fsync running on a blocking thread, covering records up to the number.
+    in_flight: Option<Fsync>,
 }
 
 impl Recorder<'_> {
-    /// Makes recorded boundaries durable: called before stages start, so no stage
-    /// runs before the results it depends on are on disk.
-    fn sync(&mut self) {
+    /// Records an event; returns its durability number (0 without a journal:
+    /// nothing to wait for).
+    fn record(&mut self, event: Event) -> u64 {
+        let mut seq = 0;
+        if let Some(j) = self.journal.as_deref_mut() {
+            match j.append(&event) {
+                Ok(n) => seq = n,
+                Err(e) => {
+                    self.error.get_or_insert_with(|| format!("journal write failed: {e}"));
+                }
+            }
+        }
+        let _ = self.events.send(event.masked(&self.masker));
+        seq
+    }
+
+    fn is_durable(&self, seq: u64) -> bool {
+        self.journal.as_deref().is_none_or(|j| j.synced() >= seq)
+    }
+
+    /// Starts an fsync of everything written so far, unless one is running.
+    fn start_sync(&mut self) {
+        let Some(j) = self.journal.as_deref() else { return };
+        if self.in_flight.is_some() || j.synced() >= j.written() {
+            return;
+        }
+        match j.sync_handle() {
+            Ok(file) => self.in_flight = Some((j.written(), tokio::task::spawn_blocking(move || file.sync_data()))),
+            Err(e) => {
+                self.error.get_or_insert_with(|| format!("journal sync failed: {e}"));
+            }
+        }
+    }
+
+    /// Records what a finished fsync made durable.
+    fn mark_synced(&mut self, upto: u64, result: std::io::Result<()>) {
+        if let Err(e) = result {
+            // Carry on rather than stall the run; the failure is reported at the end.
+            self.error.get_or_insert_with(|| format!("journal sync failed: {e}"));
+        }
+        if let Some(j) = self.journal.as_deref_mut() {
+            j.mark_synced(upto);
+        }
+    }
+
+    /// Makes everything recorded durable before returning.
+    async fn sync_now(&mut self) {
+        if self.in_flight.is_some() {
+            let (upto, result) = synced(&mut self.in_flight).await;
+            self.mark_synced(upto, result);
+        }
         if let Some(j) = self.journal.as_deref_mut()
             && let Err(e) = j.sync()
         {
             self.error.get_or_insert_with(|| format!("journal sync failed: {e}"));
         }
-    }
-
-    fn record(&mut self, event: Event) {
-        if let Some(j) = self.journal.as_deref_mut()
-            && let Err(e) = j.append(&event)
-        {
-            self.error.get_or_insert_with(|| format!("journal write failed: {e}"));
-        }
-        let event = if self.masker.is_empty() {
-            event
-        } else {
-            let masked = serde_json::to_value(&event).ok().map(|v| self.masker.mask_json(&v)).and_then(|v| serde_json::from_value(v).ok());
-            masked.unwrap_or(event)
-        };
-        let _ = self.events.send(event);
     }
 }
 
@@ -96,10 +132,9 @@ type StageFuture<'a> = BoxFuture<'a, (Result<Outputs, StageError>, u32)>;
 pub async fn execute(pipeline: &Pipeline, dag: &Dag, runners: &dyn Runners, mut opts: RunOptions<'_>) -> RunOutcome {
     let renderer = Renderer::new();
     let started = Instant::now();
-    let g = &dag.graph;
-    let n = g.node_count();
-    let ids: Vec<String> = g.node_indices().map(|i| g[i].id.clone()).collect();
-    let mut rec = Recorder { journal: opts.journal.take(), events: opts.events.clone(), masker: opts.masker.clone(), error: None };
+    let ids: Vec<String> = dag.graph.node_indices().map(|i| dag.graph[i].id.clone()).collect();
+    let mut rec =
+        Recorder { journal: opts.journal.take(), events: opts.events.clone(), masker: opts.masker.clone(), error: None, in_flight: None };
     rec.record(Event::RunStarted {
         run_id: opts.run.id.clone(),
         pipeline: pipeline.name.value.clone(),
@@ -108,56 +143,35 @@ pub async fn execute(pipeline: &Pipeline, dag: &Dag, runners: &dyn Runners, mut 
         at: now_ms(),
     });
 
-    let mut status = vec![StageStatus::Pending; n];
-    let mut failed_upstream = vec![false; n]; // a stage this one depends on (transitively) failed
-    let mut blocked = vec![false; n]; // … or did not succeed for any reason
-    let mut waiting: Vec<usize> = g.node_indices().map(|i| g.neighbors(i).count()).collect();
+    let mut progress = Progress::new(dag);
     let mut facts: BTreeMap<String, StageFacts> = BTreeMap::new();
-    let mut ready: VecDeque<usize> = (0..n).filter(|&i| waiting[i] == 0).collect();
     let mut running: Vec<(usize, Instant, StageFuture<'_>)> = Vec::new();
+    // Decided to run, waiting for the records of their dependencies to be durable.
+    let mut held: Vec<(usize, u64, StageFuture<'_>)> = Vec::new();
+    // Each stage's `stage_finished` record number (0: durable from an earlier run).
+    let mut finished_seq = vec![0u64; ids.len()];
     let mut cancel = opts.cancel.clone();
+    // False once the interrupt sender is gone: then nothing can cancel any more.
+    let mut cancel_open = true;
     let mut any_failed = false;
-
-    let settle = |i: usize,
-                  st: StageStatus,
-                  ready: &mut VecDeque<usize>,
-                  waiting: &mut Vec<usize>,
-                  status: &mut Vec<StageStatus>,
-                  failed_upstream: &mut Vec<bool>,
-                  blocked: &mut Vec<bool>| {
-        status[i] = st;
-        for dependent in g.neighbors_directed(NodeIndex::new(i), Direction::Incoming) {
-            let d = dependent.index();
-            failed_upstream[d] |= st == StageStatus::Failed || failed_upstream[i];
-            // A dependent is blocked by a stage that did not succeed, except one its own
-            // `if` skipped (that counts as done); a stage skipped because it was
-            // blocked passes the block on.
-            blocked[d] |= match st {
-                StageStatus::Succeeded => false,
-                StageStatus::Skipped => blocked[i],
-                _ => true,
-            };
-            waiting[d] -= 1;
-            if waiting[d] == 0 {
-                ready.push_back(d);
-            }
-        }
-    };
 
     loop {
         // Start what can start.
         let mut deferred = VecDeque::new();
-        let mut starting: Vec<(usize, StageFuture<'_>)> = Vec::new();
-        while let Some(i) = ready.pop_front() {
+        let mut starting: Vec<(usize, u64, StageFuture<'_>)> = Vec::new();
+        while let Some(i) = progress.ready.pop_front() {
             let id = &ids[i];
             let Some(stage) = pipeline.stage(id) else { continue };
             if let Some((outputs, attempts)) = opts.reuse.get(id) {
                 rec.record(Event::StageReused { stage: id.clone(), at: now_ms() });
                 facts.insert(id.clone(), StageFacts { status: StageStatus::Succeeded, outputs: outputs.clone(), attempts: *attempts });
-                settle(i, StageStatus::Succeeded, &mut ready, &mut waiting, &mut status, &mut failed_upstream, &mut blocked);
+                progress.settle(dag, i, StageStatus::Succeeded);
                 continue;
             }
-            let cancelled = *opts.cancel.borrow();
+            // A journal that cannot be written stops the run like an interrupt: a
+            // stage whose result cannot be recorded would run again on resume.
+            let cancelled = *opts.cancel.borrow() || rec.error.is_some();
+            let aborted = *opts.abort.borrow();
             let run_status = if cancelled {
                 "cancelled"
             } else if any_failed {
@@ -165,8 +179,11 @@ pub async fn execute(pipeline: &Pipeline, dag: &Dag, runners: &dyn Runners, mut 
             } else {
                 "running"
             };
-            let decision = decide(stage, cancelled, failed_upstream[i], blocked[i]);
-            if matches!(decision, Decision::Run) && running.len() + starting.len() >= opts.max_parallel.max(1) {
+            let decision = decide(stage, cancelled, aborted, progress.failed_upstream[i], progress.blocked[i]);
+            // Skipped or cancelled for what happened upstream: its dependents are blocked
+            // too. (Skipped by its own `if` is set below: that counts as done.)
+            progress.passes_block[i] = !matches!(decision, Decision::Run);
+            if matches!(decision, Decision::Run) && running.len() + held.len() + starting.len() >= opts.max_parallel.max(1) {
                 deferred.push_back(i);
                 continue;
             }
@@ -175,7 +192,10 @@ pub async fn execute(pipeline: &Pipeline, dag: &Dag, runners: &dyn Runners, mut 
             let decision = match decision {
                 Decision::Run => match condition(stage, &renderer, &context) {
                     Ok(true) => Decision::Run,
-                    Ok(false) => Decision::Skip("its `if` condition is false".into()),
+                    Ok(false) => {
+                        progress.passes_block[i] = false;
+                        Decision::Skip("its `if` condition is false".into())
+                    }
                     Err(e) => Decision::Fail(e),
                 },
                 other => other,
@@ -184,7 +204,8 @@ pub async fn execute(pipeline: &Pipeline, dag: &Dag, runners: &dyn Runners, mut 
                 Decision::Run => {
                     rec.record(Event::StageStarted { stage: id.clone(), at: now_ms() });
                     // `always` stages started after an interrupt ignore it; a second interrupt stops them.
-                    let stop = if cancelled { opts.abort.clone() } else { opts.cancel.clone() };
+                    // `always` stages ignore the first interrupt; a second one stops them.
+                    let stop = if stage.common.when == When::Always { opts.abort.clone() } else { opts.cancel.clone() };
                     let fut = run_stage(
                         pipeline,
                         stage,
@@ -197,12 +218,13 @@ pub async fn execute(pipeline: &Pipeline, dag: &Dag, runners: &dyn Runners, mut 
                         &opts.events,
                         stop,
                     );
-                    starting.push((i, Box::pin(fut)));
+                    let need = dag.dependencies(NodeIndex::new(i)).map(|d| finished_seq[d.index()]).max().unwrap_or(0);
+                    starting.push((i, need, Box::pin(fut)));
                 }
                 Decision::Skip(reason) | Decision::Cancel(reason) | Decision::Fail(reason) => {
                     let final_status = decision_status(&decision);
                     any_failed |= final_status == StageStatus::Failed;
-                    rec.record(Event::StageFinished {
+                    finished_seq[i] = rec.record(Event::StageFinished {
                         stage: id.clone(),
                         status: final_status,
                         attempts: 0,
@@ -212,22 +234,42 @@ pub async fn execute(pipeline: &Pipeline, dag: &Dag, runners: &dyn Runners, mut 
                         at: now_ms(),
                     });
                     facts.insert(id.clone(), StageFacts { status: final_status, outputs: Outputs::new(), attempts: 0 });
-                    settle(i, final_status, &mut ready, &mut waiting, &mut status, &mut failed_upstream, &mut blocked);
+                    progress.settle(dag, i, final_status);
                 }
             }
         }
-        ready = deferred;
-        // One fsync covers every boundary of this pass, before the new stages run.
-        rec.sync();
-        running.extend(starting.drain(..).map(|(i, fut)| (i, Instant::now(), fut)));
-        if running.is_empty() {
+        progress.ready = deferred;
+        // A stage runs once the records of the stages it depends on are on disk;
+        // one fsync, running beside the stages, covers everything written so far.
+        held.extend(starting);
+        let mut k = 0;
+        while k < held.len() {
+            if rec.is_durable(held[k].1) {
+                let (i, _, fut) = held.swap_remove(k);
+                running.push((i, Instant::now(), fut));
+            } else {
+                k += 1;
+            }
+        }
+        if !held.is_empty() {
+            rec.start_sync();
+        }
+        if running.is_empty() && held.is_empty() {
             break;
         }
-        // Wait for a stage to finish, or for an interrupt.
-        let already = *cancel.borrow();
+        // Wait for a stage to finish, an fsync to complete, or an interrupt.
+        let listen = cancel_open && !*cancel.borrow();
+        let syncing = rec.in_flight.is_some();
         let done = tokio::select! {
-            done = next_done(&mut running) => Some(done),
-            _ = cancel.changed(), if !already => None,
+            done = next_done(&mut running), if !running.is_empty() => Some(done),
+            (upto, result) = synced(&mut rec.in_flight), if syncing => {
+                rec.mark_synced(upto, result);
+                None
+            }
+            changed = cancel.changed(), if listen => {
+                cancel_open = changed.is_ok();
+                None
+            }
         };
         let Some((i, started_at, (result, attempts))) = done else { continue };
         let id = ids[i].clone();
@@ -238,7 +280,7 @@ pub async fn execute(pipeline: &Pipeline, dag: &Dag, runners: &dyn Runners, mut 
             Err(e) => (StageStatus::Failed, Outputs::new(), Some(e.message)),
         };
         any_failed |= st == StageStatus::Failed;
-        rec.record(Event::StageFinished {
+        finished_seq[i] = rec.record(Event::StageFinished {
             stage: id.clone(),
             status: st,
             attempts,
@@ -248,20 +290,75 @@ pub async fn execute(pipeline: &Pipeline, dag: &Dag, runners: &dyn Runners, mut 
             at: now_ms(),
         });
         facts.insert(id, StageFacts { status: st, outputs, attempts });
-        settle(i, st, &mut ready, &mut waiting, &mut status, &mut failed_upstream, &mut blocked);
+        progress.settle(dag, i, st);
     }
 
-    let run_status = if *opts.cancel.borrow() {
+    let run_status = if rec.error.is_some() {
+        RunStatus::Failed
+    } else if *opts.cancel.borrow() {
         RunStatus::Interrupted
-    } else if status.iter().any(|s| matches!(s, StageStatus::Failed | StageStatus::Cancelled)) {
+    } else if progress.status.iter().any(|s| matches!(s, StageStatus::Failed | StageStatus::Cancelled)) {
         RunStatus::Failed
     } else {
         RunStatus::Succeeded
     };
     rec.record(Event::RunFinished { status: run_status, duration_ms: started.elapsed().as_millis() as u64, at: now_ms() });
-    rec.sync();
+    rec.sync_now().await;
     RunOutcome { status: run_status, stages: facts, journal_error: rec.error }
 }
+
+/// Where each stage stands, and which stages are ready to be decided.
+struct Progress {
+    status: Vec<StageStatus>,
+    /// A stage this one depends on, directly or not, failed.
+    failed_upstream: Vec<bool>,
+    /// A stage this one depends on did not succeed (and was not skipped by its own `if`).
+    blocked: Vec<bool>,
+    /// This stage, if skipped, was skipped for what happened upstream, not by its own `if`.
+    passes_block: Vec<bool>,
+    /// Dependencies not yet settled.
+    waiting: Vec<usize>,
+    ready: VecDeque<usize>,
+}
+
+impl Progress {
+    fn new(dag: &Dag) -> Self {
+        let g = &dag.graph;
+        let n = g.node_count();
+        let waiting: Vec<usize> = g.node_indices().map(|i| g.neighbors(i).count()).collect();
+        Progress {
+            status: vec![StageStatus::Pending; n],
+            failed_upstream: vec![false; n],
+            blocked: vec![false; n],
+            passes_block: vec![true; n],
+            ready: (0..n).filter(|&i| waiting[i] == 0).collect(),
+            waiting,
+        }
+    }
+
+    /// Records how stage `i` ended and readies the stages waiting only for it.
+    fn settle(&mut self, dag: &Dag, i: usize, st: StageStatus) {
+        self.status[i] = st;
+        for dependent in dag.graph.neighbors_directed(NodeIndex::new(i), Direction::Incoming) {
+            let d = dependent.index();
+            self.failed_upstream[d] |= st == StageStatus::Failed || self.failed_upstream[i];
+            // A stage its own `if` skipped counts as done; one skipped because it was
+            // blocked passes the block on.
+            self.blocked[d] |= match st {
+                StageStatus::Succeeded => false,
+                StageStatus::Skipped => self.passes_block[i],
+                _ => true,
+            };
+            self.waiting[d] -= 1;
+            if self.waiting[d] == 0 {
+                self.ready.push_back(d);
+            }
+        }
+    }
+}
+
+/// How long a cancelled stage may take to stop its work before it is dropped.
+const STOP_GRACE: Duration = Duration::from_secs(15);
 
 const CANCELLED: &str = "\u{0}cancelled";
 
@@ -281,8 +378,9 @@ fn decision_status(d: &Decision) -> StageStatus {
     }
 }
 
-fn decide(stage: &Stage, cancelled: bool, failed_upstream: bool, blocked: bool) -> Decision {
+fn decide(stage: &Stage, cancelled: bool, aborted: bool, failed_upstream: bool, blocked: bool) -> Decision {
     match (stage.common.when, cancelled) {
+        _ if aborted => Decision::Cancel("run interrupted twice".into()),
         (When::Always, _) => Decision::Run,
         (_, true) => Decision::Cancel("run interrupted".into()),
         (When::Success, false) if blocked => Decision::Skip("a stage it depends on did not succeed".into()),
@@ -318,6 +416,18 @@ fn dependency_context(
         })
         .collect();
     template_context(pipeline, &opts.params, &opts.secrets, &opts.run, run_status, &deps)
+}
+
+type Fsync = (u64, tokio::task::JoinHandle<std::io::Result<()>>);
+
+/// Waits for the running fsync; returns what it covers and how it went. Dropped
+/// before the end, it leaves the fsync running and in place.
+async fn synced(in_flight: &mut Option<Fsync>) -> (u64, std::io::Result<()>) {
+    let Some((upto, handle)) = in_flight else { return std::future::pending().await };
+    let result = handle.await.unwrap_or_else(|e| Err(std::io::Error::other(e)));
+    let upto = *upto;
+    *in_flight = None;
+    (upto, result)
 }
 
 /// Polls the running stages; resolves with the first to finish.
@@ -369,12 +479,18 @@ async fn run_stage<'a>(
     loop {
         attempt += 1;
         let _ = events.send(Event::AttemptStarted { stage: id.clone(), attempt, at: now_ms() });
+        let mut attempt_fut = std::pin::pin!(tokio::time::timeout(policy.timeout, runner.run(&env)));
         let result = tokio::select! {
-            r = tokio::time::timeout(policy.timeout, runner.run(&env)) => match r {
+            r = &mut attempt_fut => match r {
                 Ok(r) => r,
                 Err(_) => Err(StageError::transient(format!("timed out after {}", humantime::format_duration(policy.timeout)))),
             },
-            _ = stopped(&mut stop) => return (Err(StageError::permanent(CANCELLED)), attempt),
+            _ = stopped(&mut stop) => {
+                // The runner sees the same signal: give it time to stop its command
+                // gracefully (SIGTERM, then SIGKILL) before the stage settles.
+                let _ = tokio::time::timeout(STOP_GRACE, &mut attempt_fut).await;
+                return (Err(StageError::permanent(CANCELLED)), attempt);
+            }
         };
         let error = match result {
             Ok(outputs) => return (Ok(outputs), attempt),

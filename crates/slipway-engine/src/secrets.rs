@@ -58,12 +58,22 @@ impl Masker {
             if s.len() < 3 {
                 continue;
             }
-            needles.push(s.to_owned());
+            let mut forms = vec![s.to_owned(), s.trim_end_matches(['\n', '\r']).to_owned()];
+            // Output is masked line by line: each line of a multi-line secret (a PEM key) on its own.
+            forms.extend(s.lines().map(str::trim).filter(|l| l.len() >= 6).map(str::to_owned));
+            // Percent-encoded with upper- or lower-case escapes, spaces as `%20` or `+`.
             let encoded = url_encode(s);
-            if encoded != s {
-                needles.push(encoded);
+            for e in [encoded.to_lowercase_escapes(), encoded] {
+                forms.push(e.replace("%20", "+"));
+                forms.push(e);
             }
-            needles.extend(base64_forms(s.as_bytes()));
+            // As a JSON string shows it (`\/`, `\"`, `\n` escapes).
+            if let Ok(json) = serde_json::to_string(s) {
+                forms.push(json[1..json.len() - 1].to_owned());
+                forms.push(json[1..json.len() - 1].replace('/', "\\/"));
+            }
+            forms.extend(base64_forms(s.as_bytes()));
+            needles.extend(forms.into_iter().filter(|f| f.len() >= 3));
         }
         needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
         needles.dedup();
@@ -96,6 +106,25 @@ impl Masker {
 
     pub fn is_empty(&self) -> bool {
         self.needles.is_empty()
+    }
+}
+
+trait LowercaseEscapes {
+    fn to_lowercase_escapes(&self) -> String;
+}
+
+impl LowercaseEscapes for String {
+    /// `%2F` written `%2f`, as some encoders do.
+    fn to_lowercase_escapes(&self) -> String {
+        let mut out = String::with_capacity(self.len());
+        let mut chars = self.chars();
+        while let Some(c) = chars.next() {
+            out.push(c);
+            if c == '%' {
+                out.extend(chars.by_ref().take(2).map(|h| h.to_ascii_lowercase()));
+            }
+        }
+        out
     }
 }
 
@@ -152,6 +181,14 @@ mod tests {
             let own = STANDARD_NO_PAD.encode(secret);
             assert!(!masked.contains(&own[4..own.len() - 4]), "{prefix}: {masked}");
         }
+    }
+
+    #[test]
+    fn masks_other_encodings_and_lines_of_multi_line_secrets() {
+        let m = Masker::new(["a b/c@d", "-----BEGIN KEY-----\nMIIEowIBAAKCAQEA\n-----END KEY-----\n"]);
+        assert_eq!(m.mask("q=a+b%2fc%40d"), "q=***");
+        assert_eq!(m.mask("{\"u\":\"a b\\/c@d\"}"), "{\"u\":\"***\"}");
+        assert_eq!(m.mask("line: MIIEowIBAAKCAQEA"), "line: ***");
     }
 
     #[test]

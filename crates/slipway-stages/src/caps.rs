@@ -59,10 +59,13 @@ impl HttpCap {
             req = req.body(b);
         }
         req.send().await.map_err(|e| {
-            if e.is_builder() {
-                StageError::permanent(format!("bad request to {url}: {e}"))
+            let text = describe(&e);
+            // A bad certificate or a redirect loop fails the same way every time.
+            let tls = text.contains("certificate") || text.contains("InvalidCertificate");
+            if !e.is_builder() && !tls && (e.is_connect() || e.is_timeout() || e.is_request()) {
+                StageError::transient(format!("{url}: {text}"))
             } else {
-                StageError::transient(format!("{url}: {}", describe(&e)))
+                StageError::permanent(format!("{url}: {text}"))
             }
         })
     }

@@ -77,6 +77,12 @@ impl Runners for Live {
     }
 }
 
+/// This process's private scratch folder (mode 0700): stage output files live
+/// there. The CLI removes it when the run ends.
+pub fn scratch_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("slipway-{}", std::process::id()))
+}
+
 /// Whether this version can run a kind for real.
 pub fn can_run(kind: Kind) -> bool {
     matches!(kind, Kind::Shell | Kind::Http)

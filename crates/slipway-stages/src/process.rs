@@ -4,7 +4,6 @@
 
 use std::path::Path;
 use std::process::Stdio;
-use std::time::Duration;
 
 use slipway_engine::runtime::{StageEnv, StageError};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
@@ -17,7 +16,7 @@ pub enum Exit {
 }
 
 /// Kills the command's whole process group if the stage is dropped while it
-/// runs (cancellation, timeout): SIGTERM now, SIGKILL shortly after.
+/// runs (an attempt's timeout, or a cancelled stage past its grace period).
 struct GroupGuard {
     pgid: Option<i32>,
 }
@@ -25,16 +24,24 @@ struct GroupGuard {
 impl Drop for GroupGuard {
     fn drop(&mut self) {
         if let Some(pgid) = self.pgid.take() {
-            // SAFETY: signalling a process group we created; errors are ignored.
-            unsafe { libc::kill(-pgid, libc::SIGTERM) };
-            std::thread::spawn(move || {
-                std::thread::sleep(Duration::from_secs(3));
-                // SAFETY: as above.
-                unsafe { libc::kill(-pgid, libc::SIGKILL) };
-            });
+            signal_group(pgid, libc::SIGKILL);
         }
     }
 }
+
+fn signal_group(pgid: i32, signal: i32) {
+    // SAFETY: signalling a process group this stage created; errors (already gone) are ignored.
+    unsafe { libc::kill(-pgid, signal) };
+}
+
+/// Whether any process of the group is still alive.
+fn group_alive(pgid: i32) -> bool {
+    // SAFETY: signal 0 only checks for existence.
+    unsafe { libc::kill(-pgid, 0) == 0 }
+}
+
+/// How long a command may take to exit after SIGTERM before it gets SIGKILL.
+const TERM_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Words of a command that needs no shell: no quoting, expansion, redirection,
 /// globbing, control operators or assignments, and not a shell builtin. Such a
@@ -58,8 +65,15 @@ pub fn direct_argv(script: &str) -> Option<Vec<&str>> {
 pub async fn run_bash(env: &StageEnv<'_>, script: &str, vars: &[(String, String)], workdir: &Path) -> Result<Exit, StageError> {
     let direct = direct_argv(script.trim());
     let mut child = match direct.as_deref().map(|argv| spawn(Command::new(argv[0]).args(&argv[1..]), vars, workdir)) {
-        // not on PATH: let bash say so (exit 127) like any other failure
-        Some(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => None,
+        // not on PATH, not executable, or a script without a shebang: bash runs it,
+        // or says why not (exit 126/127) like any other failure
+        Some(Err(e))
+            if e.kind() == std::io::ErrorKind::NotFound
+                || e.kind() == std::io::ErrorKind::PermissionDenied
+                || e.raw_os_error() == Some(libc::ENOEXEC) =>
+        {
+            None
+        }
         Some(other) => Some(other),
         None => None,
     }
@@ -68,21 +82,49 @@ pub async fn run_bash(env: &StageEnv<'_>, script: &str, vars: &[(String, String)
     let mut guard = GroupGuard { pgid: child.id().map(|p| p as i32) };
     let out = child.stdout.take().map(|s| pump(env, "stdout", s));
     let err = child.stderr.take().map(|s| pump(env, "stderr", s));
-    let (status, _, _) = tokio::join!(
-        child.wait(),
-        async {
-            if let Some(o) = out {
-                o.await
+    let drain = async {
+        tokio::join!(
+            async {
+                if let Some(o) = out {
+                    o.await
+                }
+            },
+            async {
+                if let Some(e) = err {
+                    e.await
+                }
             }
-        },
-        async {
-            if let Some(e) = err {
-                e.await
+        )
+    };
+    let mut cancel = env.cancel.clone();
+    let interrupted = async {
+        while !*cancel.borrow() {
+            if cancel.changed().await.is_err() {
+                std::future::pending::<()>().await;
             }
         }
-    );
+    };
+    let mut finished = std::pin::pin!(async { tokio::join!(child.wait(), drain).0 });
+    let status = tokio::select! {
+        status = &mut finished => status,
+        () = interrupted => {
+            // Stop the whole group: SIGTERM, a grace period, then SIGKILL; the stage
+            // settles only once nothing of it runs any more.
+            if let Some(pgid) = guard.pgid {
+                signal_group(pgid, libc::SIGTERM);
+                if tokio::time::timeout(TERM_GRACE, &mut finished).await.is_err() {
+                    signal_group(pgid, libc::SIGKILL);
+                }
+                while group_alive(pgid) {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+            }
+            guard.pgid = None;
+            return Err(StageError::permanent("stopped: the run was interrupted"));
+        }
+    };
     guard.pgid = None; // finished on its own
-    let status = status.map_err(|e| StageError::permanent(format!("waiting for bash: {e}")))?;
+    let status = status.map_err(|e| StageError::permanent(format!("waiting for the command: {e}")))?;
     use std::os::unix::process::ExitStatusExt;
     Ok(match (status.code(), status.signal()) {
         (Some(code), _) => Exit::Code(code),
@@ -103,10 +145,20 @@ fn spawn(cmd: &mut Command, vars: &[(String, String)], workdir: &Path) -> std::i
         .spawn()
 }
 
+/// Forwards output line by line, reading to the end whatever the bytes are (a
+/// reader that stopped early would kill the command with SIGPIPE).
 async fn pump(env: &StageEnv<'_>, stream: &str, source: impl AsyncRead + Unpin) {
-    let mut lines = BufReader::new(source).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        env.log(stream, &line);
+    let mut reader = BufReader::new(source);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {
+                let text = String::from_utf8_lossy(&line);
+                env.log(stream, text.trim_end_matches(['\n', '\r']));
+            }
+        }
     }
 }
 

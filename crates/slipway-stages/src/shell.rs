@@ -62,12 +62,13 @@ impl Runner for Run {
             let script = env.render_command(&c.run)?;
             let mut vars = rendered_env(env, c)?;
             let dir = workdir(env, c)?;
-            let output_file = std::env::temp_dir().join(format!(
-                "slipway-{}-{}-{:x}.out",
-                env.run_id,
-                env.stage.id.value,
-                slipway_engine::runid::random_u64()
-            ));
+            // In a folder only this user can read: outputs may hold what others must not see.
+            let private = crate::scratch_dir();
+            {
+                use std::os::unix::fs::DirBuilderExt;
+                let _ = std::fs::DirBuilder::new().mode(0o700).recursive(true).create(&private);
+            }
+            let output_file = private.join(format!("{}-{:x}.out", env.stage.id.value, slipway_engine::runid::random_u64()));
             std::fs::write(&output_file, b"")
                 .map_err(|e| StageError::permanent(format!("cannot create {}: {e}", output_file.display())))?;
             vars.extend([
