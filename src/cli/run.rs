@@ -32,12 +32,19 @@ pub struct RunArgs {
     /// A param: `--param version=1.2.3` (repeatable).
     #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
     pub params: Vec<String>,
-    /// Stages running at once.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
-    pub max_parallel: u16,
     /// Show what would happen, change nothing (same as `slipway plan`).
     #[arg(long)]
     pub dry_run: bool,
+    #[command(flatten)]
+    pub exec: ExecArgs,
+}
+
+/// What `run` and `resume` share.
+#[derive(clap::Args, Debug)]
+pub struct ExecArgs {
+    /// Stages running at once.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_parallel: u16,
     #[arg(long, value_enum, default_value_t)]
     pub format: OutputFormat,
     /// Wait for the deploy lock instead of failing at once (optionally up to TIMEOUT, default 1h).
@@ -62,14 +69,8 @@ pub struct PlanArgs {
 #[derive(clap::Args, Debug)]
 pub struct ResumeArgs {
     pub run_id: String,
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
-    pub max_parallel: u16,
-    #[arg(long, value_enum, default_value_t)]
-    pub format: OutputFormat,
-    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "1h", value_name = "TIMEOUT")]
-    pub wait_lock: Option<String>,
     #[command(flatten)]
-    pub state: StateArgs,
+    pub exec: ExecArgs,
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -146,7 +147,7 @@ pub fn plan(args: PlanArgs) -> i32 {
 
 pub fn run(args: RunArgs) -> i32 {
     if args.dry_run {
-        return plan(PlanArgs { file: args.file, params: args.params, live_reads: false, format: args.format });
+        return plan(PlanArgs { file: args.file, params: args.params, live_reads: false, format: args.exec.format });
     }
     let (checked, params) = match load_with_params(&args.file, &args.params) {
         Ok(loaded) => loaded,
@@ -165,15 +166,17 @@ pub fn run(args: RunArgs) -> i32 {
         pid: std::process::id(),
         started_at: rfc3339(now_secs()),
     };
-    let prepared = match prepare(&checked, &meta, args.wait_lock.as_deref(), &args.state.state_dir) {
+    let x = &args.exec;
+    let prepared = match prepare(&checked, &meta, x.wait_lock.as_deref(), &x.state.state_dir) {
         Ok(p) => p,
         Err(code) => return code,
     };
-    execute(&checked, meta, Default::default(), prepared, args.max_parallel, args.format, &args.state.state_dir, false)
+    execute(&checked, meta, Default::default(), prepared, x, false)
 }
 
 pub fn resume(args: ResumeArgs) -> i32 {
-    let state = &args.state.state_dir;
+    let x = &args.exec;
+    let state = &x.state.state_dir;
     let meta = match Journal::reopen(state, &args.run_id, Masker::default()) {
         Ok((_, meta, _)) => meta,
         Err(e) => {
@@ -188,7 +191,7 @@ pub fn resume(args: ResumeArgs) -> i32 {
     };
     // Take the lock before reading what the run did: the run itself may still be
     // going, and what it records until it ends must not be repeated.
-    let prepared = match prepare(&checked, &meta, args.wait_lock.as_deref(), state) {
+    let prepared = match prepare(&checked, &meta, x.wait_lock.as_deref(), state) {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -218,7 +221,7 @@ pub fn resume(args: ResumeArgs) -> i32 {
     }
     let reuse = done.succeeded.clone();
     let meta = RunMeta { pid: std::process::id(), digests: now, ..meta };
-    execute(&checked, meta, reuse, prepared, args.max_parallel, args.format, state, true)
+    execute(&checked, meta, reuse, prepared, x, true)
 }
 
 /// Values the journal kept only masked (they held secret text), which a resumed
@@ -326,17 +329,15 @@ fn prepare(checked: &Checked, meta: &RunMeta, wait_lock: Option<&str>, state: &P
     Ok(Prepared { secrets, masker, lock })
 }
 
-#[allow(clippy::too_many_arguments)]
 fn execute(
     checked: &Checked,
     meta: RunMeta,
     reuse: BTreeMap<String, (slipway_engine::Outputs, u32)>,
     prepared: Prepared,
-    max_parallel: u16,
-    format: OutputFormat,
-    state: &Path,
+    x: &ExecArgs,
     resumed: bool,
 ) -> i32 {
+    let (max_parallel, format, state) = (x.max_parallel, x.format, x.state.state_dir.as_path());
     let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
     let Prepared { secrets, masker, lock: held } = prepared;
     // run.json holds params as given: masked like everything else written.
