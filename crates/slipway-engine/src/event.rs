@@ -148,20 +148,6 @@ impl Event {
         e
     }
 
-    /// When it happened (ms since the epoch).
-    pub fn at(&self) -> u64 {
-        match self {
-            Event::RunStarted { at, .. }
-            | Event::StageStarted { at, .. }
-            | Event::AttemptStarted { at, .. }
-            | Event::AttemptFailed { at, .. }
-            | Event::Log { at, .. }
-            | Event::StageFinished { at, .. }
-            | Event::StageReused { at, .. }
-            | Event::RunFinished { at, .. } => *at,
-        }
-    }
-
     /// Stage boundaries: the journal fsyncs after these.
     pub fn is_boundary(&self) -> bool {
         matches!(self, Event::RunStarted { .. } | Event::StageStarted { .. } | Event::StageFinished { .. } | Event::RunFinished { .. })

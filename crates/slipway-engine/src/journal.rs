@@ -147,18 +147,13 @@ pub struct Replay {
     pub succeeded: BTreeMap<String, (Outputs, u32)>,
     pub statuses: BTreeMap<String, StageStatus>,
     pub finished: Option<RunStatus>,
-    pub started_ms: Option<u64>,
-    pub last_ms: Option<u64>,
 }
 
 pub fn replay(events: &[Event]) -> Replay {
     let mut r = Replay::default();
     for e in events {
         match e {
-            Event::RunStarted { at, .. } => {
-                r.started_ms.get_or_insert(*at);
-                r.finished = None;
-            }
+            Event::RunStarted { .. } => r.finished = None,
             Event::StageStarted { stage, .. } => {
                 r.statuses.insert(stage.clone(), StageStatus::Running);
             }
@@ -174,7 +169,6 @@ pub fn replay(events: &[Event]) -> Replay {
             Event::RunFinished { status, .. } => r.finished = Some(*status),
             _ => {}
         }
-        r.last_ms = Some(e.at());
     }
     r
 }
