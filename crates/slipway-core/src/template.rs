@@ -172,6 +172,19 @@ pub fn analyze(field: &TemplateField<'_>, file_text: &str) -> Result<Analysis, B
         return Ok(Analysis::default());
     }
     let locator = Locator::new(field, file_text);
+    if let Some(paths) = simple_paths(field.source) {
+        // Only `{{ a.b.c }}` substitutions: read them without the full parser.
+        let references = paths
+            .into_iter()
+            .map(|raw| Reference {
+                segments: raw.split('.').map(str::to_owned).collect(),
+                span: locator.find(raw),
+                emitted: true,
+                scope: None,
+            })
+            .collect();
+        return Ok(Analysis { references, ..Analysis::default() });
+    }
     let tpl = HbTemplate::compile(field.source).map_err(|e| {
         // An unclosed block is reported by handlebars at the end of the text; the
         // opening `{{#…` is what the reader needs to see.
@@ -188,6 +201,43 @@ pub fn analyze(field: &TemplateField<'_>, file_text: &str) -> Result<Analysis, B
     let mut walker = Walker { locator, out: Analysis::default() };
     walker.template(&tpl, None);
     Ok(walker.out)
+}
+
+/// The paths of a template whose every `{{ … }}` is a plain dotted path such as
+/// `stages.build.outputs.artifact` (two or more segments; no helpers, blocks,
+/// comments, triple braces or whitespace control). `None` for anything else,
+/// which goes through the Handlebars parser. Most templates are this simple, and
+/// the parser costs two-fifths of validating a large pipeline.
+fn simple_paths(source: &str) -> Option<Vec<&str>> {
+    if source.contains("\\{{") {
+        return None; // an escaped `\{{` is literal text
+    }
+    let mut out = Vec::new();
+    let mut rest = source;
+    while let Some(open) = rest.find("{{") {
+        let after = &rest[open + 2..];
+        let close = after.find("}}")?;
+        let inner = after[..close].trim_matches(|c: char| c == ' ');
+        let segment_ok = |seg: &str| {
+            let mut chars = seg.chars();
+            chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        };
+        let mut segments = inner.split('.');
+        let first = segments.next()?;
+        if inner.contains(char::is_whitespace) || first == "this" || !inner.contains('.') || !inner.split('.').all(segment_ok) {
+            return None;
+        }
+        out.push(inner);
+        rest = &after[close + 2..];
+        if rest.starts_with('}') {
+            return None; // `{{{ … }}}`
+        }
+    }
+    if rest.contains("}}") && out.is_empty() {
+        return None;
+    }
+    Some(out)
 }
 
 /// The offset of the innermost `{{#block` that is never closed, if any.
@@ -438,6 +488,37 @@ mod tests {
         let a = analyze(&f, &file).unwrap();
         assert_eq!(&file[a.references[0].span.start..a.references[0].span.end], "params.x");
         assert_eq!(a.references[1].span.start, file.rfind("params.x").unwrap());
+    }
+
+    #[test]
+    fn the_fast_path_agrees_with_the_parser() {
+        let simple = [
+            "{{ params.version }}",
+            "https://ci/{{stages.build-1.outputs.artifact}}/x",
+            "a {{ params.x }} b {{ secrets.TOKEN }} c",
+            "Bearer {{ secrets.TOKEN }}",
+        ];
+        for src in simple {
+            let (file, f) = field(src);
+            assert!(simple_paths(src).is_some(), "{src} should take the fast path");
+            let fast = analyze(&f, &file).unwrap().references;
+            let mut walker = Walker { locator: Locator::new(&f, &file), out: Analysis::default() };
+            walker.template(&HbTemplate::compile(src).unwrap(), None);
+            assert_eq!(fast, walker.out.references, "{src}");
+        }
+        for complex in [
+            "\\{{ params.x }}",
+            "{{ upper params.x }}",
+            "{{#if x}}y{{/if}}",
+            "{{{ params.x }}}",
+            "{{ x }}",
+            "{{! note }}",
+            "{{ params.x",
+            "{{~ params.x }}",
+            "{{ this.x }}",
+        ] {
+            assert!(simple_paths(complex).is_none(), "{complex} must use the parser");
+        }
     }
 
     #[test]
