@@ -215,3 +215,19 @@ fn a_stage_skipped_by_its_own_condition_does_not_block_its_dependents() {
     assert!(!sb.path("optional").exists());
     assert!(sb.path("published").exists());
 }
+
+#[test]
+fn verbose_logging_shows_scheduling_and_can_be_json() {
+    let sb = Sandbox::new("logging");
+    sb.write("p.yaml", "version: 1\nname: l\nstages:\n  a: { kind: shell, run: 'true' }\n");
+    let out = sb.run(&["-v", "run", "p.yaml", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("stage decided") && stderr.contains("deploy lock taken"), "{stderr}");
+    let out = sb.run(&["-v", "--log-format", "json", "run", "p.yaml", "--format", "json"]);
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stderr).lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    assert!(lines.iter().any(|l| l["fields"]["message"] == "stage decided"), "{}", String::from_utf8_lossy(&out.stderr));
+    // without -v: quiet
+    let out = sb.run(&["run", "p.yaml", "--format", "json"]);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("stage decided"));
+}

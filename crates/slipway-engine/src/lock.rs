@@ -82,6 +82,12 @@ pub fn acquire(state_dir: &Path, name: &str, me: &Holder, wait: Option<Duration>
                     }
                     let took_over = read_holder(&mut file);
                     write_holder(&mut file, me).map_err(io_err)?;
+                    tracing::debug!(
+                        lock = name,
+                        waited_ms = started.elapsed().as_millis() as u64,
+                        stale = took_over.is_some(),
+                        "deploy lock taken"
+                    );
                     return Ok(DeployLock { file, took_over });
                 }
                 Err(TryLockError::WouldBlock) => {}

@@ -93,6 +93,7 @@ impl Recorder<'_> {
         if self.in_flight.is_some() || j.synced() >= j.written() {
             return;
         }
+        tracing::trace!(upto = j.written(), "journal fsync started");
         match j.sync_handle() {
             Ok(file) => self.in_flight = Some((j.written(), tokio::task::spawn_blocking(move || file.sync_data()))),
             Err(e) => {
@@ -103,6 +104,7 @@ impl Recorder<'_> {
 
     /// Records what a finished fsync made durable.
     fn mark_synced(&mut self, upto: u64, result: std::io::Result<()>) {
+        tracing::trace!(upto, ok = result.is_ok(), "journal fsync finished");
         if let Err(e) = result {
             // Carry on rather than stall the run; the failure is reported at the end.
             self.error.get_or_insert_with(|| format!("journal sync failed: {e}"));
@@ -200,6 +202,7 @@ pub async fn execute(pipeline: &Pipeline, dag: &Dag, runners: &dyn Runners, mut 
                 },
                 other => other,
             };
+            tracing::debug!(stage = %id, decision = ?decision_status(&decision), "stage decided");
             match &decision {
                 Decision::Run => {
                     rec.record(Event::StageStarted { stage: id.clone(), at: now_ms() });
@@ -493,10 +496,14 @@ async fn run_stage<'a>(
             }
         };
         let error = match result {
-            Ok(outputs) => return (Ok(outputs), attempt),
+            Ok(outputs) => {
+                tracing::debug!(stage = %id, attempt, outputs = outputs.len(), "attempt succeeded");
+                return (Ok(outputs), attempt);
+            }
             Err(e) => e,
         };
         let retry = error.class == crate::runtime::ErrorClass::Transient && attempt < policy.attempts;
+        tracing::debug!(stage = %id, attempt, class = ?error.class, retry, "attempt failed");
         let wait = retry.then(|| policy.delay(attempt, error.retry_after, (random_u64() % 10_000) as f64 / 10_000.0));
         let _ = events.send(Event::AttemptFailed {
             stage: id.clone(),
