@@ -77,8 +77,13 @@ fn schema_only(text: &str) -> Result<Duration> {
 
 pub fn median(runs: usize, mut f: impl FnMut() -> Result<Duration>) -> Result<Duration> {
     let mut times = (0..runs).map(|_| f()).collect::<Result<Vec<_>>>()?;
+    Ok(median_of(&mut times))
+}
+
+/// Sorts the times and returns the middle one.
+pub fn median_of(times: &mut [Duration]) -> Duration {
     times.sort();
-    Ok(times[times.len() / 2])
+    times[times.len() / 2]
 }
 
 pub fn ms(d: Duration) -> f64 {

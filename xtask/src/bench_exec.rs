@@ -1,70 +1,70 @@
 //! `cargo xtask bench exec`: (a) a 1,000-stage DAG of `shell` stages running
 //! `true`, beside GNU make -j2 running the same DAG (make is the process-spawn
 //! floor); (b) a DAG of sleeping stages: makespan over critical path.
+//! `--quick` for a smoke run; `--bin PATH` to time another build.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::bench::{median, ms};
+use crate::bench::{median_of, ms};
 use crate::root;
 
 pub fn exec(args: &[&str]) -> Result<()> {
     let quick = args.contains(&"--quick");
-    let status = Command::new("cargo").args(["build", "--release", "--quiet", "--bin", "slipway"]).current_dir(root()).status()?;
-    if !status.success() {
-        bail!("release build failed");
-    }
-    let bin = root().join("target/release/slipway");
+    // `--bin PATH` times another build (say, main's) with the same harness.
+    let bin = match args.iter().position(|a| *a == "--bin") {
+        Some(i) => std::path::absolute(args.get(i + 1).context("--bin needs a path")?)?,
+        None => {
+            let status = Command::new("cargo").args(["build", "--release", "--quiet", "--bin", "slipway"]).current_dir(root()).status()?;
+            if !status.success() {
+                bail!("release build failed");
+            }
+            root().join("target/release/slipway")
+        }
+    };
     let tmp = std::env::temp_dir().join(format!("slipway-bench-exec-{}", std::process::id()));
     std::fs::create_dir_all(&tmp)?;
 
     let n = if quick { 200 } else { 1000 };
-    let runs = if quick { 1 } else { 3 };
+    let rounds = if quick { 1 } else { 9 };
     let deps = layered(n, 20);
     std::fs::write(tmp.join("dag.yaml"), pipeline(&deps, |_| "true".into()))?;
     std::fs::write(tmp.join("Makefile"), makefile(&deps))?;
-    let make = median(runs, || {
-        let start = Instant::now();
-        let ok = Command::new("make").args(["-s", "-j2", "-f", "Makefile", "all"]).current_dir(&tmp).status()?.success();
-        if !ok {
-            bail!("make failed");
-        }
-        Ok(start.elapsed())
-    })?;
     // The journal fsyncs every stage boundary: on disk that is the cost of
     // durability; on tmpfs it is close to free, which isolates the scheduler.
-    let timed = |state: &Path| {
-        median(runs, || {
-            let _ = std::fs::remove_dir_all(state);
-            let start = Instant::now();
-            let out = Command::new(&bin)
-                .args(["run", "dag.yaml", "--max-parallel", "2", "--format", "json", "--state-dir"])
-                .arg(state)
-                .current_dir(&tmp)
-                .output()?;
-            if !out.status.success() {
-                bail!("slipway run failed: {}", String::from_utf8_lossy(&out.stderr));
-            }
-            Ok(start.elapsed())
-        })
-    };
-    let on_disk = timed(&tmp.join(".slipway"))?;
+    // `None` is make; `Some(state)` is slipway with its journal there.
+    let mut contenders: Vec<(&str, Option<PathBuf>)> =
+        vec![("make -j2", None), ("slipway run, journal on disk", Some(tmp.join(".slipway")))];
     let shm = Path::new("/dev/shm");
-    let in_memory = if shm.is_dir() { Some(timed(&shm.join(format!("slipway-bench-{}", std::process::id())))?) } else { None };
-    println!("## (a) {n} shell stages running `true`, 2 at a time (median of {runs})");
-    println!("make -j2                      {:>8.0} ms", ms(make));
-    println!(
-        "slipway run, journal on disk  {:>8.0} ms   ratio {:.2}x (target <= 1.5x)",
-        ms(on_disk),
-        on_disk.as_secs_f64() / make.as_secs_f64()
-    );
-    if let Some(t) = in_memory {
-        println!("slipway run, journal on tmpfs {:>8.0} ms   ratio {:.2}x", ms(t), t.as_secs_f64() / make.as_secs_f64());
-        let _ = std::fs::remove_dir_all(shm.join(format!("slipway-bench-{}", std::process::id())));
+    if shm.is_dir() {
+        contenders.push(("slipway run, journal on tmpfs", Some(shm.join(format!("slipway-bench-{}", std::process::id())))));
+    }
+    // Rounds interleave the contenders, so a slow spell of the machine (a
+    // neighbour, the hypervisor) hits them alike rather than one of them.
+    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); contenders.len()];
+    for _ in 0..rounds {
+        for (i, (_, state)) in contenders.iter().enumerate() {
+            times[i].push(match state {
+                None => time_make(&tmp)?,
+                Some(state) => time_run(&bin, &tmp, state)?,
+            });
+        }
+    }
+    for (_, state) in &contenders[1..] {
+        let _ = state.as_deref().map(std::fs::remove_dir_all);
+    }
+    let make = median_of(&mut times[0]);
+    println!("## (a) {n} shell stages running `true`, 2 at a time (median of {rounds} interleaved rounds)");
+    for (i, (name, _)) in contenders.iter().enumerate() {
+        let t = median_of(&mut times[i]);
+        let (lo, hi) = (times[i][0], times[i][times[i].len() - 1]);
+        let ratio = if i == 0 { String::new() } else { format!("   ratio {:.2}x", t.as_secs_f64() / make.as_secs_f64()) };
+        let target = if i == 1 { " (target <= 1.5x)" } else { "" };
+        println!("{name:<30}{:>8.0} ms  (range {:.0}-{:.0}){ratio}{target}", ms(t), ms(lo), ms(hi));
     }
 
     // (b) sleeping stages: every stage may run at once, so the makespan can reach the critical path.
@@ -86,6 +86,30 @@ pub fn exec(args: &[&str]) -> Result<()> {
     println!("ratio         {:>8.3}    (target <= 1.02)", makespan as f64 / critical as f64);
     let _ = std::fs::remove_dir_all(&tmp);
     Ok(())
+}
+
+/// One `make -j2` of the DAG.
+fn time_make(dir: &Path) -> Result<Duration> {
+    let start = Instant::now();
+    if !Command::new("make").args(["-s", "-j2", "-f", "Makefile", "all"]).current_dir(dir).status()?.success() {
+        bail!("make failed");
+    }
+    Ok(start.elapsed())
+}
+
+/// One `slipway run` of the DAG, from a fresh state folder.
+fn time_run(bin: &Path, dir: &Path, state: &Path) -> Result<Duration> {
+    let _ = std::fs::remove_dir_all(state);
+    let start = Instant::now();
+    let out = Command::new(bin)
+        .args(["run", "dag.yaml", "--max-parallel", "2", "--format", "json", "--state-dir"])
+        .arg(state)
+        .current_dir(dir)
+        .output()?;
+    if !out.status.success() {
+        bail!("slipway run failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(start.elapsed())
 }
 
 /// `deps[i]`: the stages stage `i` needs; layers of `width`, each stage needing

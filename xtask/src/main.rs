@@ -18,7 +18,9 @@ fn main() -> Result<()> {
         ["bench", "validate", rest @ ..] => bench::validate(rest),
         ["bench", "exec", rest @ ..] => bench_exec::exec(rest),
         ["fuzz", rest @ ..] => fuzz::run(rest),
-        _ => bail!("usage: cargo xtask schema [--check] | bench validate|exec [--quick] | fuzz [--minutes N] [--seed N]"),
+        _ => bail!(
+            "usage: cargo xtask schema [--check] | bench validate [--quick] | bench exec [--quick] [--bin PATH] | fuzz [--minutes N] [--seed N]"
+        ),
     }
 }
 

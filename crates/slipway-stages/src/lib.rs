@@ -83,6 +83,29 @@ pub fn scratch_dir() -> std::path::PathBuf {
     std::env::temp_dir().join(format!("slipway-{}", std::process::id()))
 }
 
+/// [`scratch_dir`], created (mode 0700) the first time a stage needs it.
+fn private_scratch_dir() -> Result<&'static std::path::Path, String> {
+    static DIR: std::sync::OnceLock<Result<std::path::PathBuf, String>> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| private_dir(scratch_dir())).as_ref().map(|p| p.as_path()).map_err(Clone::clone)
+}
+
+/// Creates `dir` readable by this user only, or checks that it already is.
+fn private_dir(dir: std::path::PathBuf) -> Result<std::path::PathBuf, String> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    let meta = std::fs::DirBuilder::new()
+        .mode(0o700)
+        .recursive(true)
+        .create(&dir)
+        .and_then(|()| std::fs::symlink_metadata(&dir))
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    // A folder left by someone else under this name must not receive our outputs.
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if !meta.is_dir() || meta.uid() != unsafe { libc::geteuid() } || meta.mode() & 0o077 != 0 {
+        return Err(format!("{} exists but is not a private folder of this user: remove it", dir.display()));
+    }
+    Ok(dir)
+}
+
 /// Whether this version can run a kind for real.
 pub fn can_run(kind: Kind) -> bool {
     matches!(kind, Kind::Shell | Kind::Http)
@@ -108,5 +131,24 @@ impl Runner for Unsupported {
         Box::pin(
             async move { Err(StageError::permanent(format!("kind `{}` cannot run in this version of Slipway", env.stage.kind.value))) },
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::private_dir;
+
+    #[test]
+    fn the_scratch_folder_must_be_private() {
+        let base = std::env::temp_dir().join(format!("slipway-private-test-{}", std::process::id()));
+        let fresh = base.join("fresh");
+        assert_eq!(private_dir(fresh.clone()), Ok(fresh.clone()));
+        assert_eq!(std::fs::metadata(&fresh).map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777).ok(), Some(0o700));
+        assert_eq!(private_dir(fresh.clone()), Ok(fresh), "an existing private folder is reused");
+        let shared = base.join("shared");
+        std::fs::create_dir_all(&shared).unwrap();
+        std::fs::set_permissions(&shared, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        assert!(private_dir(shared).unwrap_err().contains("not a private folder"));
+        let _ = std::fs::remove_dir_all(base);
     }
 }

@@ -63,14 +63,9 @@ impl Runner for Run {
             let mut vars = rendered_env(env, c)?;
             let dir = workdir(env, c)?;
             // In a folder only this user can read: outputs may hold what others must not see.
-            let private = crate::scratch_dir();
-            {
-                use std::os::unix::fs::DirBuilderExt;
-                let _ = std::fs::DirBuilder::new().mode(0o700).recursive(true).create(&private);
-            }
+            // The file itself is created by the command, if it writes outputs at all.
+            let private = crate::private_scratch_dir().map_err(StageError::permanent)?;
             let output_file = private.join(format!("{}-{:x}.out", env.stage.id.value, slipway_engine::runid::random_u64()));
-            std::fs::write(&output_file, b"")
-                .map_err(|e| StageError::permanent(format!("cannot create {}: {e}", output_file.display())))?;
             vars.extend([
                 ("SLIPWAY_OUTPUT".to_owned(), output_file.display().to_string()),
                 ("SLIPWAY_RUN_ID".to_owned(), env.run_id.to_owned()),
