@@ -317,7 +317,7 @@ fn prepare(checked: &Checked, meta: &RunMeta, wait_lock: Option<&str>, state: &P
     };
     let lock = match lock::acquire(state, &lock_name, &me, wait) {
         Ok(l) => l,
-        Err(e @ (LockError::Held { .. } | LockError::Timeout { .. })) => {
+        Err(e @ (LockError::Held { .. } | LockError::Timeout { .. } | LockError::Queued { .. })) => {
             eprintln!("error: {e}");
             eprintln!("help: wait with `--wait-lock`, or if that run is gone for good: `slipway unlock {}`", meta.file);
             return Err(exit::LOCKED);

@@ -2,7 +2,9 @@
 //! processes. It is an `flock` on `<state>/locks/<name>.lock`, whose content names
 //! the holder. The kernel releases an `flock` when its process dies; a holder
 //! that ends normally empties the record first. So a record under a free lock
-//! was left by a dead holder: stale, and taken over with a warning. Waiters queue by ticket and take the lock in arrival order.
+//! was left by a dead holder: stale, and taken over with a warning. Waiters
+//! (`--wait-lock`) queue by ticket and take the lock in arrival order; a run that
+//! does not wait never takes it ahead of them.
 //! `slipway unlock` breaks a lock by unlinking the file.
 
 use std::fs::{self, File, OpenOptions, TryLockError};
@@ -33,6 +35,8 @@ impl std::fmt::Display for Holder {
 pub enum LockError {
     #[error("deploy lock `{name}` is held by {holder}")]
     Held { name: String, holder: Box<Holder> },
+    #[error("deploy lock `{name}` is free, but {waiting} run(s) queued with `--wait-lock` take it first")]
+    Queued { name: String, waiting: usize },
     #[error("gave up waiting for deploy lock `{name}` after {waited:?}; it is held by {holder}")]
     Timeout { name: String, holder: Box<Holder>, waited: Duration },
     #[error("deploy lock `{name}`: {error}")]
@@ -60,8 +64,9 @@ fn lock_path(state_dir: &Path, name: &str) -> PathBuf {
     state_dir.join("locks").join(format!("{name}.lock"))
 }
 
-/// Takes the lock. Without `wait`, fails at once naming the holder; with it,
-/// waits its turn up to that long.
+/// Takes the lock. Without `wait`, fails at once naming the holder (or the
+/// queue, when runs wait for a lock just freed); with it, waits its turn up to
+/// that long.
 pub fn acquire(state_dir: &Path, name: &str, me: &Holder, wait: Option<Duration>) -> Result<DeployLock, LockError> {
     let io_err = |error| LockError::Io { name: name.to_owned(), error };
     let path = lock_path(state_dir, name);
@@ -79,6 +84,13 @@ pub fn acquire(state_dir: &Path, name: &str, me: &Holder, wait: Option<Duration>
                 Ok(()) => {
                     if !same_file(&file, &path) {
                         continue; // unlinked (unlock) between open and lock: try the new file
+                    }
+                    if ticket.is_none() {
+                        // Freed a moment ago, and its waiters poll: they come first.
+                        let waiting = live_tickets(&queue_dir(state_dir, name)).len();
+                        if waiting > 0 {
+                            return Err(LockError::Queued { name: name.to_owned(), waiting });
+                        }
                     }
                     let took_over = read_holder(&mut file);
                     write_holder(&mut file, me).map_err(io_err)?;
@@ -190,7 +202,7 @@ struct Ticket {
 
 impl Ticket {
     fn take(state_dir: &Path, lock: &str) -> io::Result<Self> {
-        let dir = state_dir.join("locks").join(format!("{lock}.queue"));
+        let dir = queue_dir(state_dir, lock);
         fs::create_dir_all(&dir)?;
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
         let name = format!("{nanos:024}-{}", std::process::id());
@@ -198,22 +210,32 @@ impl Ticket {
         Ok(Ticket { dir, name })
     }
 
-    /// First among the waiters still alive (dead waiters' tickets are removed).
+    /// First among the waiters still alive.
     fn is_first(&self) -> bool {
-        let Ok(entries) = fs::read_dir(&self.dir) else { return true };
-        let mut live: Vec<String> = Vec::new();
-        for e in entries.filter_map(Result::ok) {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let pid = name.rsplit('-').next().and_then(|p| p.parse().ok()).unwrap_or(0);
-            if pid_alive(pid) {
-                live.push(name);
-            } else {
-                let _ = fs::remove_file(e.path());
-            }
-        }
-        live.sort();
-        live.first().is_none_or(|f| *f == self.name)
+        live_tickets(&self.dir).first().is_none_or(|f| *f == self.name)
     }
+}
+
+fn queue_dir(state_dir: &Path, lock: &str) -> PathBuf {
+    state_dir.join("locks").join(format!("{lock}.queue"))
+}
+
+/// The tickets of waiters still alive, in arrival order; dead waiters' tickets
+/// are removed on the way.
+fn live_tickets(dir: &Path) -> Vec<String> {
+    let Ok(entries) = fs::read_dir(dir) else { return Vec::new() };
+    let mut live: Vec<String> = Vec::new();
+    for e in entries.filter_map(Result::ok) {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let pid = name.rsplit('-').next().and_then(|p| p.parse().ok()).unwrap_or(0);
+        if pid_alive(pid) {
+            live.push(name);
+        } else {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+    live.sort();
+    live
 }
 
 impl Drop for Ticket {
@@ -294,6 +316,24 @@ mod tests {
         drop(held); // the old holder must not remove the new lock file
         assert_eq!(current_holder(&dir, "app").unwrap().run_id, "r2");
         drop(next);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_run_that_does_not_wait_lets_queued_waiters_go_first() {
+        let dir = state();
+        let waiter = Ticket::take(&dir, "app").unwrap(); // a live waiter (this process)
+        match acquire(&dir, "app", &me("impatient"), None) {
+            Err(LockError::Queued { waiting, .. }) => assert_eq!(waiting, 1),
+            other => panic!("{other:?}"),
+        }
+        assert!(current_holder(&dir, "app").is_none(), "refusing leaves the lock free and unrecorded");
+        drop(waiter);
+        // A dead waiter's ticket holds nobody up, and is cleared away.
+        fs::write(dir.join("locks/app.queue/000000000000000000000001-999999"), b"").unwrap();
+        let lock = acquire(&dir, "app", &me("next"), None).unwrap();
+        assert!(!dir.join("locks/app.queue/000000000000000000000001-999999").exists());
+        drop(lock);
         fs::remove_dir_all(dir).unwrap();
     }
 

@@ -71,14 +71,26 @@ impl HttpCap {
     }
 }
 
+/// What went wrong, said once. reqwest's outer message repeats the URL (the
+/// caller names it already) and hyper's `client error (Connect)` adds nothing;
+/// the causes beneath them say what happened: `tcp connect error: Connection
+/// refused (os error 111)`.
 fn describe(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
+    let mut parts = Vec::new();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
-        text = format!("{text}: {s}");
+        parts.push(s.to_string());
         source = s.source();
     }
-    text
+    parts.retain(|p| !p.starts_with("client error ("));
+    let outer = match e.url() {
+        Some(url) => e.to_string().replace(&format!(" for url ({url})"), ""),
+        None => e.to_string(),
+    };
+    if outer != "error sending request" || parts.is_empty() {
+        parts.insert(0, outer);
+    }
+    parts.join(": ")
 }
 
 /// Whether an HTTP status is success, worth retrying (408, 429, 5xx, with the
@@ -113,6 +125,19 @@ mod tests {
         assert_eq!(classify(StatusCode::SERVICE_UNAVAILABLE, None, &[], "").unwrap_err().class, ErrorClass::Transient);
         assert_eq!(classify(StatusCode::BAD_REQUEST, None, &[], "bad").unwrap_err().class, ErrorClass::Permanent);
         assert_eq!(classify(StatusCode::NOT_FOUND, None, &[], "").unwrap_err().class, ErrorClass::Permanent);
+    }
+
+    #[tokio::test]
+    async fn connection_errors_are_said_once_and_retried() {
+        // A port nothing listens on: bind one, note it, close it.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let url = format!("http://127.0.0.1:{port}/x");
+        let e = HttpCap::new(false).send(Method::GET, &url, &[], None).await.unwrap_err();
+        assert_eq!(e.class, ErrorClass::Transient);
+        assert!(e.message.starts_with(&format!("{url}: ")), "{}", e.message);
+        assert!(e.message.contains("Connection refused"), "{}", e.message);
+        assert_eq!(e.message.matches(&url).count(), 1, "{}", e.message);
+        assert!(!e.message.contains("client error"), "{}", e.message);
     }
 
     #[tokio::test]
