@@ -2,6 +2,7 @@
 
 use crate::sandbox::{Sandbox, events, of};
 use crate::server::{Reply, TestServer};
+use serde_json::Value;
 
 fn interval(evs: &[serde_json::Value], stage: &str) -> (u64, u64) {
     let start = of(evs, "stage_started", stage)[0]["at"].as_u64().unwrap();
@@ -114,6 +115,14 @@ fn http_503_is_retried_until_it_succeeds() {
     assert!(keys.windows(2).all(|w| w[0] == w[1]), "{keys:?}");
     assert!(keys[0].ends_with(":call"));
     assert_eq!(reqs[0].body, "{\"a\":1}");
+    // Every attempt is in the journal too, in order, before the stage's end.
+    let journal = sb.journal();
+    let kinds: Vec<&str> = journal.iter().filter(|e| e["stage"] == "call").map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        ["stage_started", "attempt_started", "attempt_failed", "attempt_started", "attempt_failed", "attempt_started", "stage_finished"]
+    );
+    assert!(of(&journal, "attempt_failed", "call")[0]["error"].as_str().unwrap().contains("503"));
 }
 
 #[test]
@@ -201,6 +210,15 @@ fn odd_output_and_scripts_without_a_shebang_work() {
     assert_eq!(sb.read("script_ran"), "from-script\n");
     let evs = events(&out.stdout);
     assert!(of(&evs, "log", "bytes").iter().any(|e| e["line"] == "caf\u{fffd}"));
+    // The journal keeps every line of output too (20,001 here: written out in
+    // several batches), and all of them before the stage's end.
+    let journal = sb.journal();
+    let logged: Vec<&Value> = of(&journal, "log", "bytes");
+    assert_eq!(logged.len(), 20_001);
+    assert_eq!(logged[20_000]["line"], "20000");
+    let end = journal.iter().position(|e| e["event"] == "stage_finished" && e["stage"] == "bytes").unwrap();
+    let last_log = journal.iter().rposition(|e| e["event"] == "log" && e["stage"] == "bytes").unwrap();
+    assert!(last_log < end);
 }
 
 #[test]

@@ -33,6 +33,9 @@ pub struct Journal {
     dir: PathBuf,
     events: File,
     masker: Masker,
+    /// Appended, not yet written: events go to the file in one write when the
+    /// run is about to wait (see [`Journal::flush`]), and always before an fsync.
+    pending: Vec<u8>,
     /// Boundary events written so far (their sequence numbers are 1..=written).
     written: u64,
     /// Boundary events known to be on disk.
@@ -52,7 +55,7 @@ impl Journal {
         let events = OpenOptions::new().create_new(true).append(true).open(dir.join("events.jsonl"))?;
         // The new file's directory entry must survive a power loss as its content does.
         File::open(&dir)?.sync_all()?;
-        Ok(Journal { dir, events, masker, written: 0, synced: 0 })
+        Ok(Journal { dir, events, masker, pending: Vec::new(), written: 0, synced: 0 })
     }
 
     /// Reopens a run's journal to continue it, with what it recorded so far.
@@ -66,7 +69,7 @@ impl Journal {
         if fs::read(&path)?.last().is_some_and(|b| *b != b'\n') {
             file.write_all(b"\n")?;
         }
-        Ok((Journal { dir, events: file, masker, written: 0, synced: 0 }, meta, events))
+        Ok((Journal { dir, events: file, masker, pending: Vec::new(), written: 0, synced: 0 }, meta, events))
     }
 
     pub fn dir(&self) -> &Path {
@@ -82,13 +85,26 @@ impl Journal {
     /// reaches its number. The scheduler starts no stage before the records of
     /// the stages it depends on are durable (group commit, pipelined with runs).
     pub fn append(&mut self, event: &Event) -> io::Result<u64> {
-        let mut line = serde_json::to_vec(&event.masked(&self.masker)).map_err(io::Error::other)?;
-        line.push(b'\n');
-        self.events.write_all(&line)?;
+        serde_json::to_writer(&mut self.pending, &event.masked(&self.masker)).map_err(io::Error::other)?;
+        self.pending.push(b'\n');
+        if self.pending.len() >= FLUSH_AT {
+            self.flush()?;
+        }
         if event.is_boundary() {
             self.written += 1;
         }
         Ok(self.written)
+    }
+
+    /// Writes what was appended to the file (the page cache: it survives the
+    /// process being killed, not a power loss; [`Journal::sync`] is for that).
+    pub fn flush(&mut self) -> io::Result<()> {
+        if !self.pending.is_empty() {
+            let result = self.events.write_all(&self.pending);
+            self.pending.clear();
+            result?;
+        }
+        Ok(())
     }
 
     pub fn written(&self) -> u64 {
@@ -105,13 +121,15 @@ impl Journal {
     }
 
     /// A second handle on the events file, to fsync from another thread while
-    /// this one keeps appending.
-    pub fn sync_handle(&self) -> io::Result<File> {
+    /// this one keeps appending; what was appended so far is written first.
+    pub fn sync_handle(&mut self) -> io::Result<File> {
+        self.flush()?;
         self.events.try_clone()
     }
 
-    /// Makes every boundary event written so far durable, now.
+    /// Makes every boundary event appended so far durable, now.
     pub fn sync(&mut self) -> io::Result<()> {
+        self.flush()?;
         if self.synced < self.written {
             self.events.sync_data()?;
             self.synced = self.written;
@@ -119,6 +137,16 @@ impl Journal {
         Ok(())
     }
 }
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        let _ = self.flush();
+    }
+}
+
+/// Appended events are written out once this much is pending, whatever else
+/// happens: a command printing fast does not grow memory.
+const FLUSH_AT: usize = 64 * 1024;
 
 fn write_meta(dir: &Path, meta: &RunMeta) -> io::Result<()> {
     let tmp = dir.join("run.json.tmp");
@@ -248,6 +276,7 @@ mod tests {
             at: 1,
         })
         .unwrap();
+        j.flush().unwrap();
         let text = fs::read_to_string(j.dir().join("events.jsonl")).unwrap();
         assert!(!text.contains("hunter22") && text.contains("x-***-y"));
         let (_, m, events) = Journal::reopen(&dir, "r1", Masker::default()).unwrap();
@@ -263,12 +292,14 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("slipway-torn2-{}", crate::runid::new_run_id()));
         let mut j = Journal::create(&dir, &meta("r3"), Masker::default()).unwrap();
         j.append(&Event::StageStarted { stage: "a".into(), at: 1 }).unwrap();
+        j.flush().unwrap();
         let mut f = OpenOptions::new().append(true).open(j.dir().join("events.jsonl")).unwrap();
         f.write_all(b"{\"event\":\"stage_finished\",\"reason\":\"caf\xc3").unwrap(); // cut inside a character
         drop(j);
         let (mut j, _, events) = Journal::reopen(&dir, "r3", Masker::default()).unwrap();
         assert_eq!(events.len(), 1);
         j.append(&Event::StageStarted { stage: "b".into(), at: 2 }).unwrap();
+        j.flush().unwrap();
         assert_eq!(read_events(j.dir()).unwrap().len(), 2, "the event after a torn line was lost");
         fs::remove_dir_all(dir).unwrap();
     }
@@ -287,6 +318,7 @@ mod tests {
             at: 1,
         })
         .unwrap();
+        j.flush().unwrap();
         let events = read_events(j.dir()).unwrap();
         assert_eq!(events[0].stage(), Some("deploy-web"));
         match &events[0] {
@@ -301,6 +333,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("slipway-torn-{}", crate::runid::new_run_id()));
         let mut j = Journal::create(&dir, &meta("r2"), Masker::default()).unwrap();
         j.append(&Event::StageStarted { stage: "a".into(), at: 1 }).unwrap();
+        j.flush().unwrap();
         let mut f = OpenOptions::new().append(true).open(j.dir().join("events.jsonl")).unwrap();
         f.write_all(b"{\"event\":\"stage_fin").unwrap();
         assert_eq!(read_events(j.dir()).unwrap().len(), 1);

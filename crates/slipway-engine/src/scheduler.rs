@@ -89,7 +89,7 @@ impl Recorder<'_> {
 
     /// Starts an fsync of everything written so far, unless one is running.
     fn start_sync(&mut self) {
-        let Some(j) = self.journal.as_deref() else { return };
+        let Some(j) = self.journal.as_deref_mut() else { return };
         if self.in_flight.is_some() || j.synced() >= j.written() {
             return;
         }
@@ -99,6 +99,23 @@ impl Recorder<'_> {
             Err(e) => {
                 self.error.get_or_insert_with(|| format!("journal sync failed: {e}"));
             }
+        }
+    }
+
+    /// Writes out what was recorded: called before the run waits, so the file
+    /// is never more than one burst of work behind.
+    fn flush(&mut self) {
+        if let Some(j) = self.journal.as_deref_mut()
+            && let Err(e) = j.flush()
+        {
+            self.error.get_or_insert_with(|| format!("journal write failed: {e}"));
+        }
+    }
+
+    /// Records what stages said so far (attempts, log lines).
+    fn drain(&mut self, from: &mut mpsc::UnboundedReceiver<Event>) {
+        while let Ok(event) = from.try_recv() {
+            self.record(event);
         }
     }
 
@@ -134,6 +151,9 @@ type StageFuture<'a> = BoxFuture<'a, (Result<Outputs, StageError>, u32)>;
 pub async fn execute(pipeline: &Pipeline, dag: &Dag, runners: &dyn Runners, mut opts: RunOptions<'_>) -> RunOutcome {
     let renderer = Renderer::new();
     let started = Instant::now();
+    // What stages say while they run (attempts, log lines) comes back here, to be
+    // recorded in the journal and shown, in order, before their `stage_finished`.
+    let (stage_tx, mut stage_rx) = mpsc::unbounded_channel::<Event>();
     let ids: Vec<String> = dag.graph.node_indices().map(|i| dag.graph[i].id.clone()).collect();
     let mut rec =
         Recorder { journal: opts.journal.take(), events: opts.events.clone(), masker: opts.masker.clone(), error: None, in_flight: None };
@@ -218,7 +238,7 @@ pub async fn execute(pipeline: &Pipeline, dag: &Dag, runners: &dyn Runners, mut 
                         &opts.run.id,
                         &opts.base_dir,
                         &opts.masker,
-                        &opts.events,
+                        &stage_tx,
                         stop,
                     );
                     let need = dag.dependencies(NodeIndex::new(i)).map(|d| finished_seq[d.index()]).max().unwrap_or(0);
@@ -260,11 +280,16 @@ pub async fn execute(pipeline: &Pipeline, dag: &Dag, runners: &dyn Runners, mut 
         if running.is_empty() && held.is_empty() {
             break;
         }
-        // Wait for a stage to finish, an fsync to complete, or an interrupt.
+        rec.flush();
+        // Wait for a stage to finish or say something, an fsync to complete, or an interrupt.
         let listen = cancel_open && !*cancel.borrow();
         let syncing = rec.in_flight.is_some();
         let done = tokio::select! {
             done = next_done(&mut running), if !running.is_empty() => Some(done),
+            Some(event) = stage_rx.recv() => {
+                rec.record(event);
+                None
+            }
             (upto, result) = synced(&mut rec.in_flight), if syncing => {
                 rec.mark_synced(upto, result);
                 None
@@ -275,6 +300,7 @@ pub async fn execute(pipeline: &Pipeline, dag: &Dag, runners: &dyn Runners, mut 
             }
         };
         let Some((i, started_at, (result, attempts))) = done else { continue };
+        rec.drain(&mut stage_rx);
         let id = ids[i].clone();
         let duration_ms = started_at.elapsed().as_millis() as u64;
         let (st, outputs, reason) = match result {
