@@ -288,6 +288,7 @@ pub async fn execute(pipeline: &Pipeline, dag: &Dag, runners: &dyn Runners, mut 
             done = next_done(&mut running), if !running.is_empty() => Some(done),
             Some(event) = stage_rx.recv() => {
                 rec.record(event);
+                rec.drain(&mut stage_rx); // the rest of the burst, written out in one go
                 None
             }
             (upto, result) = synced(&mut rec.in_flight), if syncing => {
