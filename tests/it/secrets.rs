@@ -3,10 +3,15 @@
 use crate::sandbox::Sandbox;
 use crate::server::{Reply, TestServer};
 
-const SECRET: &str = "s3cr3t/V4lue+42xyz";
+/// Long enough that `base64` wraps it; with characters that encoders disagree on.
+const SECRET: &str = "s3cr3t/V4lue+42xyz!(q)*-k9Tz-k9Tz-k9Tz-k9Tz-k9Tz-k9Tz-k9Tz-k9Tz-k9Tz-k9Tz-k9Tz-k9Tz";
 
 fn forms() -> Vec<String> {
-    let url = SECRET.replace('/', "%2F").replace('+', "%2B");
+    let url =
+        SECRET.replace('/', "%2F").replace('+', "%2B").replace('!', "%21").replace('(', "%28").replace(')', "%29").replace('*', "%2A");
+    // Python's `quote` keeps `/`; `encodeURIComponent` keeps `!()*`.
+    let python = SECRET.replace('+', "%2B").replace('!', "%21").replace('(', "%28").replace(')', "%29").replace('*', "%2A");
+    let js = SECRET.replace('/', "%2F").replace('+', "%2B");
     // base64 of the secret alone, and inside `user:secret` (Basic auth)
     let b64 = |s: &str| {
         let out = std::process::Command::new("base64")
@@ -21,7 +26,10 @@ fn forms() -> Vec<String> {
     };
     let plain = b64(SECRET);
     let basic = b64(&format!("deployer:{SECRET}"));
-    vec![SECRET.to_owned(), url, plain.trim_end_matches('=')[..16].to_owned(), basic[12..28].to_owned()]
+    let mut forms = vec![SECRET.to_owned(), url, python, js, plain.trim_end_matches('=')[..16].to_owned(), basic[12..28].to_owned()];
+    // `base64` without `-w0` wraps at 76 characters: each line on its own.
+    forms.extend(plain.as_bytes().chunks(76).map(|c| String::from_utf8_lossy(c).trim_end_matches('=').to_owned()));
+    forms
 }
 
 fn assert_clean(what: &str, bytes: &[u8]) {
@@ -47,6 +55,9 @@ stages:
       echo "token is $T"
       echo "encoded: $(printf %s "$T" | base64 -w0) $(printf 'deployer:%s' "$T" | base64 -w0)"
       echo "url: $(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$T")" >&2
+      echo "quote: $(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1]))' "$T")"
+      echo "js: $(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe="!()*"))' "$T")"
+      printf %s "$T" | base64
       echo "leak=$T" >> "$SLIPWAY_OUTPUT"
     outputs: [leak]
   call:
@@ -70,8 +81,10 @@ stages:
     for entry in walk(&sb.path(".slipway")) {
         assert_clean(&entry.display().to_string(), &std::fs::read(&entry).unwrap());
     }
-    for format in ["human", "json"] {
-        let plan = sb.command(&["plan", "p.yaml", "--format", format]).env("TEST_DEPLOY_TOKEN", SECRET).output().unwrap();
+    // `--live-reads` renders with the real secret: the plan must mask it.
+    for args in [&["--format", "human"][..], &["--format", "json"], &["--live-reads"], &["--live-reads", "--format", "json"]] {
+        let plan = sb.command(&[&["plan", "p.yaml"][..], args].concat()).env("TEST_DEPLOY_TOKEN", SECRET).output().unwrap();
+        assert_eq!(plan.status.code(), Some(0), "{}", String::from_utf8_lossy(&plan.stderr));
         assert_clean("plan", &plan.stdout);
         assert_clean("plan stderr", &plan.stderr);
     }

@@ -8,6 +8,7 @@ use reqwest::{Method, Response, StatusCode};
 use slipway_engine::retry::parse_retry_after;
 use slipway_engine::runid::now_secs;
 use slipway_engine::runtime::StageError;
+use slipway_engine::secrets::Masker;
 
 pub struct HttpCap {
     /// Built on first use: loading the system's root certificates costs
@@ -94,13 +95,14 @@ fn describe(e: &reqwest::Error) -> String {
 }
 
 /// Whether an HTTP status is success, worth retrying (408, 429, 5xx, with the
-/// service's `Retry-After`) or final.
-pub fn classify(status: StatusCode, retry_after: Option<&str>, expected: &[u16], body: &str) -> Result<(), StageError> {
+/// service's `Retry-After`) or final. The start of the body goes into the error,
+/// masked before it is cut (a secret cut in half would escape the mask).
+pub fn classify(status: StatusCode, retry_after: Option<&str>, expected: &[u16], body: &str, masker: &Masker) -> Result<(), StageError> {
     let ok = if expected.is_empty() { status.is_success() } else { expected.contains(&status.as_u16()) };
     if ok {
         return Ok(());
     }
-    let snippet: String = body.chars().take(300).collect();
+    let snippet: String = masker.mask(body).chars().take(300).collect();
     let message = format!("HTTP {status}{}", if snippet.trim().is_empty() { String::new() } else { format!(": {}", snippet.trim()) });
     if status == StatusCode::REQUEST_TIMEOUT || status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
         let wait = retry_after.and_then(|v| parse_retry_after(v, now_secs()));
@@ -117,14 +119,22 @@ mod tests {
 
     #[test]
     fn statuses_are_classified() {
-        assert!(classify(StatusCode::OK, None, &[], "").is_ok());
-        assert!(classify(StatusCode::ACCEPTED, None, &[], "").is_ok());
-        assert!(classify(StatusCode::OK, None, &[201], "").is_err());
-        let e = classify(StatusCode::TOO_MANY_REQUESTS, Some("3"), &[], "slow down").unwrap_err();
+        assert!(classify(StatusCode::OK, None, &[], "", &Masker::default()).is_ok());
+        assert!(classify(StatusCode::ACCEPTED, None, &[], "", &Masker::default()).is_ok());
+        assert!(classify(StatusCode::OK, None, &[201], "", &Masker::default()).is_err());
+        let e = classify(StatusCode::TOO_MANY_REQUESTS, Some("3"), &[], "slow down", &Masker::default()).unwrap_err();
         assert_eq!((e.class, e.retry_after), (ErrorClass::Transient, Some(Duration::from_secs(3))));
-        assert_eq!(classify(StatusCode::SERVICE_UNAVAILABLE, None, &[], "").unwrap_err().class, ErrorClass::Transient);
-        assert_eq!(classify(StatusCode::BAD_REQUEST, None, &[], "bad").unwrap_err().class, ErrorClass::Permanent);
-        assert_eq!(classify(StatusCode::NOT_FOUND, None, &[], "").unwrap_err().class, ErrorClass::Permanent);
+        assert_eq!(classify(StatusCode::SERVICE_UNAVAILABLE, None, &[], "", &Masker::default()).unwrap_err().class, ErrorClass::Transient);
+        assert_eq!(classify(StatusCode::BAD_REQUEST, None, &[], "bad", &Masker::default()).unwrap_err().class, ErrorClass::Permanent);
+        assert_eq!(classify(StatusCode::NOT_FOUND, None, &[], "", &Masker::default()).unwrap_err().class, ErrorClass::Permanent);
+    }
+
+    #[test]
+    fn an_error_body_is_masked_before_it_is_cut() {
+        let body = format!("{}s3cr3tV4lue42xyzQQ and more", "A".repeat(290));
+        let e = classify(StatusCode::BAD_REQUEST, None, &[], &body, &Masker::new(["s3cr3tV4lue42xyzQQ"])).unwrap_err();
+        assert!(!e.message.contains("s3cr3t"), "{}", e.message);
+        assert!(e.message.contains("A*** and"), "{}", e.message);
     }
 
     #[tokio::test]

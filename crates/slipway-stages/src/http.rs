@@ -83,7 +83,7 @@ impl Runner for Run {
             let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
             let text = response.text().await.map_err(|e| StageError::transient(format!("reading the response of {}: {e}", r.url)))?;
             let expected: Vec<u16> = c.expect_status.iter().map(|s| s.0 as u16).collect();
-            classify(status, retry_after.as_deref(), &expected, &text)?;
+            classify(status, retry_after.as_deref(), &expected, &text, env.masker)?;
             let mut outputs = Outputs::new();
             outputs.insert("status".into(), Value::from(status.as_u16()));
             if !c.outputs.is_empty() {
