@@ -21,9 +21,32 @@ use super::{exit, load, plan_view};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct StateArgs {
-    /// Where runs and locks are kept.
-    #[arg(long, default_value = ".slipway", env = "SLIPWAY_STATE_DIR")]
-    pub state_dir: PathBuf,
+    /// Where runs and locks are kept. Default: `.slipway` at the root of the
+    /// project, the nearest folder at or above the pipeline file (for `runs` and
+    /// `resume`, the current folder) that holds `.slipway` or `.git`; without
+    /// one, beside the pipeline file.
+    #[arg(long, env = "SLIPWAY_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+impl StateArgs {
+    /// The state folder for a pipeline in, or a command run from, the folder
+    /// `near`. It does not depend on where a pipeline is run from: the deploy
+    /// lock must be the same for everyone who runs it.
+    pub fn resolve(&self, near: &Path) -> PathBuf {
+        if let Some(dir) = &self.state_dir {
+            return dir.clone();
+        }
+        let near = if near.as_os_str().is_empty() { Path::new(".") } else { near };
+        let start = std::path::absolute(near).unwrap_or_else(|_| near.to_path_buf());
+        start.ancestors().find(|d| d.join(".slipway").is_dir() || d.join(".git").exists()).unwrap_or(&start).join(".slipway")
+    }
+
+    /// The state folder of the pipeline `file`.
+    pub fn for_pipeline(&self, file: &Path) -> PathBuf {
+        let file = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
+        self.resolve(file.parent().unwrap_or(Path::new(".")))
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -171,16 +194,17 @@ pub fn run(args: RunArgs) -> i32 {
         started_at: rfc3339(now_secs()),
     };
     let x = &args.exec;
-    let prepared = match prepare(&checked, &meta, x.wait_lock.as_deref(), &x.state.state_dir) {
+    let state = x.state.for_pipeline(&file);
+    let prepared = match prepare(&checked, &meta, x.wait_lock.as_deref(), &state) {
         Ok(p) => p,
         Err(code) => return code,
     };
-    execute(&checked, meta, Default::default(), prepared, x, false)
+    execute(&checked, meta, Default::default(), prepared, x, &state, false)
 }
 
 pub fn resume(args: ResumeArgs) -> i32 {
     let x = &args.exec;
-    let state = &x.state.state_dir;
+    let state = &x.state.resolve(Path::new("."));
     let meta = match Journal::reopen(state, &args.run_id, Masker::default()) {
         Ok((_, meta, _)) => meta,
         Err(e) => {
@@ -225,7 +249,7 @@ pub fn resume(args: ResumeArgs) -> i32 {
     }
     let reuse = done.succeeded.clone();
     let meta = RunMeta { pid: std::process::id(), digests: now, ..meta };
-    execute(&checked, meta, reuse, prepared, x, true)
+    execute(&checked, meta, reuse, prepared, x, state, true)
 }
 
 /// Values the journal kept only masked (they held secret text), which a resumed
@@ -339,9 +363,10 @@ fn execute(
     reuse: BTreeMap<String, (slipway_engine::Outputs, u32)>,
     prepared: Prepared,
     x: &ExecArgs,
+    state: &Path,
     resumed: bool,
 ) -> i32 {
-    let (max_parallel, format, state) = (x.max_parallel, x.format, x.state.state_dir.as_path());
+    let (max_parallel, format) = (x.max_parallel, x.format);
     let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
     let Prepared { secrets, masker, lock: held } = prepared;
     // run.json holds params as given: masked like everything else written.

@@ -13,7 +13,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> i32 {
-    let runs = slipway_engine::journal::list_runs(&args.state.state_dir);
+    let state = args.state.resolve(std::path::Path::new("."));
+    let runs = slipway_engine::journal::list_runs(&state);
     if args.json {
         for r in &runs {
             println!("{}", serde_json::to_string(r).unwrap_or_default());
@@ -21,7 +22,7 @@ pub fn run(args: Args) -> i32 {
         return exit::OK;
     }
     if runs.is_empty() {
-        println!("no runs under {}", args.state.state_dir.display());
+        println!("no runs under {}", state.display());
         return exit::OK;
     }
     println!("{:<24} {:<20} {:<12} {:<21} {:<10} stages", "run", "pipeline", "status", "started", "user");

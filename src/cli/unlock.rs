@@ -31,7 +31,7 @@ pub fn run(args: Args) -> i32 {
         }
     };
     let name = lock::lock_name(&pipeline.name.value, params.get("environment").map(String::as_str));
-    match lock::unlock(&args.state.state_dir, &name) {
+    match lock::unlock(&args.state.for_pipeline(&args.file), &name) {
         Ok(Some(holder)) => {
             eprintln!("broke deploy lock `{name}`, held by {holder}");
             if lock::pid_alive(holder.pid) && holder.host == lock::hostname() {

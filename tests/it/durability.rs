@@ -130,6 +130,24 @@ fn wait_lock_queues_instead_of_failing() {
 }
 
 #[test]
+fn the_lock_and_the_runs_do_not_depend_on_the_current_folder() {
+    let sb = Sandbox::new("lock-cwd");
+    sb.write("p.yaml", "version: 1\nname: cwd\nstages:\n  work: { kind: shell, run: 'touch started; sleep 30' }\n");
+    std::fs::create_dir_all(sb.path("sub")).unwrap();
+    let mut holder = sb.spawn(&["run", "p.yaml"]);
+    wait_for(&sb.path("started"), "the holder to start");
+    let elsewhere = sb.command(&["run", "../p.yaml"]).current_dir(sb.path("sub")).output().unwrap();
+    assert_eq!(elsewhere.status.code(), Some(75), "{}", String::from_utf8_lossy(&elsewhere.stderr));
+    assert!(String::from_utf8_lossy(&elsewhere.stderr).contains("deploy lock `cwd` is held by run"));
+    // `runs` finds the project's state from a folder below it
+    let runs = sb.command(&["runs"]).current_dir(sb.path("sub")).output().unwrap();
+    assert!(String::from_utf8_lossy(&runs.stdout).contains("running"), "{}", String::from_utf8_lossy(&runs.stdout));
+    assert!(!sb.path("sub/.slipway").exists());
+    let _ = holder.kill();
+    let _ = holder.wait();
+}
+
+#[test]
 fn unlock_breaks_a_lock() {
     let sb = Sandbox::new("unlock");
     sb.write("p.yaml", "version: 1\nname: ul\nstages:\n  work: { kind: shell, run: 'touch started; sleep 30' }\n");

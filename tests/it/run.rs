@@ -177,7 +177,17 @@ fn the_local_demo_runs_end_to_end() {
     let sb = Sandbox::new("demo");
     let work = sb.path("work");
     let demo = crate::support::root().join("pipelines/local-demo.yaml");
-    let out = sb.run(&["run", demo.to_str().unwrap(), "--param", &format!("workdir={}", work.display()), "--param", "version=9.9.9"]);
+    let state = sb.path(".slipway");
+    let out = sb.run(&[
+        "run",
+        demo.to_str().unwrap(),
+        "--state-dir",
+        state.to_str().unwrap(),
+        "--param",
+        &format!("workdir={}", work.display()),
+        "--param",
+        "version=9.9.9",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert_eq!(std::fs::read_to_string(work.join("current/app.txt")).unwrap(), "demo 9.9.9\n");
     assert!(String::from_utf8_lossy(&out.stdout).contains("deploy of 9.9.9 finished: succeeded"));
