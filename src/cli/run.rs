@@ -150,6 +150,7 @@ pub fn plan(args: PlanArgs) -> i32 {
         base_dir: load::base_dir(&args.file),
         max_parallel: 1,
         reuse: BTreeMap::new(),
+        reruns: BTreeMap::new(),
         cancel: cancel.clone(),
         abort: cancel,
         events,
@@ -199,7 +200,7 @@ pub fn run(args: RunArgs) -> i32 {
         Ok(p) => p,
         Err(code) => return code,
     };
-    execute(&checked, meta, Default::default(), prepared, x, &state, false)
+    execute(&checked, meta, None, prepared, x, &state)
 }
 
 pub fn resume(args: ResumeArgs) -> i32 {
@@ -231,14 +232,15 @@ pub fn resume(args: ResumeArgs) -> i32 {
         }
     };
     let done = replay(&events);
+    let reuse = done.reusable(&checked.dag);
     if done.finished == Some(RunStatus::Succeeded) {
         eprintln!("run {} already succeeded: nothing to resume", meta.run_id);
         return exit::OK;
     }
     let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
     let now = digests(pipeline);
-    let mut problems = changes_affecting_rest(&meta.digests, &now, &done.succeeded);
-    problems.extend(masked_values(&meta.params, &done.succeeded, &prepared.masker));
+    let mut problems = changes_affecting_rest(&meta.digests, &now, &reuse);
+    problems.extend(masked_values(&meta.params, &reuse, &prepared.masker));
     if !problems.is_empty() {
         eprintln!("error: refusing to resume run {}:", meta.run_id);
         for c in &problems {
@@ -247,9 +249,10 @@ pub fn resume(args: ResumeArgs) -> i32 {
         eprintln!("help: start a new run with `slipway run {}`", meta.file);
         return exit::INVALID;
     }
-    let reuse = done.succeeded.clone();
+    // Stages that succeeded before but run again get an idempotency key of their own.
+    let reruns = done.successes.iter().filter(|(id, _)| !reuse.contains_key(*id)).map(|(id, n)| (id.clone(), *n)).collect();
     let meta = RunMeta { pid: std::process::id(), digests: now, ..meta };
-    execute(&checked, meta, reuse, prepared, x, state, true)
+    execute(&checked, meta, Some(Resumed { reuse, reruns }), prepared, x, state)
 }
 
 /// Values the journal kept only masked (they held secret text), which a resumed
@@ -301,6 +304,14 @@ fn changes_affecting_rest(
         }
     }
     out
+}
+
+/// What a resumed run takes from the journal.
+struct Resumed {
+    /// Stages that succeeded, with nothing upstream to run again: their outputs.
+    reuse: BTreeMap<String, (slipway_engine::Outputs, u32)>,
+    /// Stages that succeeded but run again, and how many times they succeeded.
+    reruns: BTreeMap<String, u32>,
 }
 
 /// What a run needs before it starts: every stage runnable, secrets resolved,
@@ -357,21 +368,13 @@ fn prepare(checked: &Checked, meta: &RunMeta, wait_lock: Option<&str>, state: &P
     Ok(Prepared { secrets, masker, lock })
 }
 
-fn execute(
-    checked: &Checked,
-    meta: RunMeta,
-    reuse: BTreeMap<String, (slipway_engine::Outputs, u32)>,
-    prepared: Prepared,
-    x: &ExecArgs,
-    state: &Path,
-    resumed: bool,
-) -> i32 {
+fn execute(checked: &Checked, meta: RunMeta, resumed: Option<Resumed>, prepared: Prepared, x: &ExecArgs, state: &Path) -> i32 {
     let (max_parallel, format) = (x.max_parallel, x.format);
     let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
     let Prepared { secrets, masker, lock: held } = prepared;
     // run.json holds params as given: masked like everything else written.
     let stored = RunMeta { params: meta.params.iter().map(|(k, v)| (k.clone(), masker.mask(v))).collect(), ..meta.clone() };
-    let journal = if resumed {
+    let journal = if resumed.is_some() {
         Journal::reopen(state, &meta.run_id, masker.clone()).map(|(j, _, _)| j).and_then(|j| j.update_meta(&stored).map(|_| j))
     } else {
         Journal::create(state, &stored, masker.clone())
@@ -383,6 +386,7 @@ fn execute(
             return exit::USAGE;
         }
     };
+    let (reuse, reruns) = resumed.map(|r| (r.reuse, r.reruns)).unwrap_or_default();
     let rt = runtime();
     let (cancel_tx, cancel) = watch::channel(false);
     let (abort_tx, abort) = watch::channel(false);
@@ -405,6 +409,7 @@ fn execute(
             base_dir: Path::new(&meta.file).parent().map(Path::to_path_buf).unwrap_or_default(),
             max_parallel: max_parallel as usize,
             reuse,
+            reruns,
             cancel,
             abort,
             events,

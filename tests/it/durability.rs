@@ -22,7 +22,7 @@ fn sigint_cancels_the_running_stage_runs_always_stages_and_exits_130() {
     let sb = Sandbox::new("sigint");
     sb.write(
         "p.yaml",
-        "version: 1\nname: c\nstages:\n  long: { kind: shell, run: 'if [ -f resumed ]; then exit 0; fi; sleep 30 & echo $! > sleep.pid; touch started; wait' }\n  after: { kind: shell, needs: [long], run: touch after }\n  cleanup: { kind: shell, needs: [after], when: always, run: touch cleanup }\n",
+        "version: 1\nname: c\nstages:\n  long: { kind: shell, run: 'if [ -f resumed ]; then exit 0; fi; sleep 30 & echo $! > sleep.pid; touch started; wait' }\n  after: { kind: shell, needs: [long], run: touch after }\n  cleanup: { kind: shell, needs: [after], when: always, run: 'echo \"$SLIPWAY_IDEMPOTENCY_KEY $S\" >> cleanup', env: { S: '{{ stages.after.status }}' } }\n",
     );
     let child = sb.spawn(&["run", "p.yaml", "--format", "json"]);
     wait_for(&sb.path("started"), "the long stage to start");
@@ -48,6 +48,46 @@ fn sigint_cancels_the_running_stage_runs_always_stages_and_exits_130() {
     let out = sb.run(&["resume", id, "--format", "json"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(sb.path("after").exists());
+    // The `always` stage runs again, to tell how the run ends now, under a key
+    // of its own (the first one stood for a different notification).
+    assert_eq!(sb.read("cleanup"), format!("{id}:cleanup cancelled\n{id}:cleanup:1 succeeded\n"));
+}
+
+#[test]
+fn an_interrupt_stops_a_waiting_http_request_at_once() {
+    // A listener that never answers: the request waits for its response.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/slow", silent.local_addr().unwrap());
+    let sb = Sandbox::new("sigint-http");
+    sb.write(
+        "p.yaml",
+        &format!("version: 1\nname: h\nstages:\n  start: {{ kind: shell, run: touch started }}\n  call: {{ kind: http, needs: [start], url: '{url}' }}\n"),
+    );
+    let child = sb.spawn(&["run", "p.yaml", "--format", "json"]);
+    wait_for(&sb.path("started"), "the first stage");
+    std::thread::sleep(Duration::from_millis(300)); // the request is on its way
+    let t = Instant::now();
+    signal(child.id(), "-INT");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    assert!(t.elapsed() < Duration::from_secs(3), "took {:?}", t.elapsed());
+    assert_eq!(of(&events(&out.stdout), "stage_finished", "call")[0]["status"], "cancelled");
+}
+
+#[test]
+fn a_second_interrupt_cuts_the_grace_period_short() {
+    let sb = Sandbox::new("sigint-twice");
+    // A command that ignores SIGTERM would get 10 s before SIGKILL.
+    sb.write("p.yaml", "version: 1\nname: t\nstages:\n  stubborn: { kind: shell, run: \"trap '' TERM; touch started; sleep 30\" }\n");
+    let child = sb.spawn(&["run", "p.yaml"]);
+    wait_for(&sb.path("started"), "the stage to start");
+    let t = Instant::now();
+    signal(child.id(), "-INT");
+    std::thread::sleep(Duration::from_millis(300));
+    signal(child.id(), "-INT");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    assert!(t.elapsed() < Duration::from_secs(4), "took {:?}", t.elapsed());
 }
 
 #[test]

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use slipway_core::dag::Dag;
+
 use crate::event::{Event, RunStatus, StageStatus};
 use crate::runtime::Outputs;
 use crate::secrets::Masker;
@@ -175,6 +177,9 @@ pub struct Replay {
     pub succeeded: BTreeMap<String, (Outputs, u32)>,
     pub statuses: BTreeMap<String, StageStatus>,
     pub finished: Option<RunStatus>,
+    /// How many times each stage succeeded in this run (a `when: always` stage
+    /// can succeed once per attempt of the run).
+    pub successes: BTreeMap<String, u32>,
 }
 
 pub fn replay(events: &[Event]) -> Replay {
@@ -189,6 +194,7 @@ pub fn replay(events: &[Event]) -> Replay {
                 r.statuses.insert(stage.clone(), *status);
                 if *status == StageStatus::Succeeded {
                     r.succeeded.insert(stage.clone(), (outputs.clone(), *attempts));
+                    *r.successes.entry(stage.clone()).or_default() += 1;
                 }
             }
             Event::StageReused { stage, .. } => {
@@ -199,6 +205,25 @@ pub fn replay(events: &[Event]) -> Replay {
         }
     }
     r
+}
+
+impl Replay {
+    /// What a resumed run reuses: the stages that succeeded and everything they
+    /// depend on was reused too. A stage that ran after something upstream failed
+    /// or was cancelled (`when: always`, `when: failure`) runs again, so that the
+    /// end notification tells how the run ends this time.
+    pub fn reusable(&self, dag: &Dag) -> BTreeMap<String, (Outputs, u32)> {
+        let mut out = BTreeMap::new();
+        for node in dag.topological().unwrap_or_default() {
+            let id = &dag.graph[node].id;
+            if let Some(done) = self.succeeded.get(id)
+                && dag.dependencies(node).all(|d| out.contains_key(&dag.graph[d].id))
+            {
+                out.insert(id.clone(), done.clone());
+            }
+        }
+        out
+    }
 }
 
 /// One line of `slipway runs`.

@@ -208,6 +208,18 @@ impl StageEnv<'_> {
     pub fn is_cancelled(&self) -> bool {
         *self.cancel.borrow()
     }
+
+    /// Resolves once the stage is to stop (the run was interrupted; for an
+    /// `always` stage, interrupted twice). A runner selects on it around any
+    /// wait, so that an interrupt stops the stage at once.
+    pub async fn interrupted(&self) {
+        let mut cancel = self.cancel.clone();
+        while !*cancel.borrow() {
+            if cancel.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
 }
 
 /// The describing half of a kind.

@@ -41,6 +41,10 @@ pub struct RunOptions<'j> {
     pub max_parallel: usize,
     /// Stages that already succeeded in this run (resume): their outputs are reused.
     pub reuse: BTreeMap<String, (Outputs, u32)>,
+    /// Stages that succeeded earlier in this run and run again (resume): how many
+    /// times. Their idempotency key says so, or a service would take the new
+    /// action (a notification of how the run ended) for a repeat of the old one.
+    pub reruns: BTreeMap<String, u32>,
     /// Set to true on the first interrupt.
     pub cancel: watch::Receiver<bool>,
     /// Set to true on a second interrupt: `always` stages are cancelled too.
@@ -154,6 +158,16 @@ pub async fn execute(pipeline: &Pipeline, dag: &Dag, runners: &dyn Runners, mut 
     // What stages say while they run (attempts, log lines) comes back here, to be
     // recorded in the journal and shown, in order, before their `stage_finished`.
     let (stage_tx, mut stage_rx) = mpsc::unbounded_channel::<Event>();
+    let shared = Shared {
+        pipeline,
+        runners,
+        renderer: &renderer,
+        run_id: &opts.run.id,
+        base_dir: &opts.base_dir,
+        masker: &opts.masker,
+        events: &stage_tx,
+        abort: opts.abort.clone(),
+    };
     let ids: Vec<String> = dag.graph.node_indices().map(|i| dag.graph[i].id.clone()).collect();
     let mut rec =
         Recorder { journal: opts.journal.take(), events: opts.events.clone(), masker: opts.masker.clone(), error: None, in_flight: None };
@@ -229,18 +243,11 @@ pub async fn execute(pipeline: &Pipeline, dag: &Dag, runners: &dyn Runners, mut 
                     // `always` stages started after an interrupt ignore it; a second interrupt stops them.
                     // `always` stages ignore the first interrupt; a second one stops them.
                     let stop = if stage.common.when == When::Always { opts.abort.clone() } else { opts.cancel.clone() };
-                    let fut = run_stage(
-                        pipeline,
-                        stage,
-                        runners,
-                        &renderer,
-                        context,
-                        &opts.run.id,
-                        &opts.base_dir,
-                        &opts.masker,
-                        &stage_tx,
-                        stop,
-                    );
+                    let key = match opts.reruns.get(id) {
+                        Some(n) => format!("{}:{id}:{n}", opts.run.id),
+                        None => format!("{}:{id}", opts.run.id),
+                    };
+                    let fut = run_stage(&shared, stage, context, key, stop);
                     let need = dag.dependencies(NodeIndex::new(i)).map(|d| finished_seq[d.index()]).max().unwrap_or(0);
                     starting.push((i, need, Box::pin(fut)));
                 }
@@ -474,21 +481,30 @@ async fn next_done<'a, T>(running: &mut Vec<(usize, Instant, BoxFuture<'a, T>)>)
     .await
 }
 
-/// One stage: attempts with timeouts and backoff until success, a permanent
-/// failure, the last attempt, or `stop`.
-#[allow(clippy::too_many_arguments)]
-async fn run_stage<'a>(
+/// What every stage of a run shares.
+struct Shared<'a> {
     pipeline: &'a Pipeline,
-    stage: &'a Stage,
     runners: &'a dyn Runners,
     renderer: &'a Renderer,
-    context: Value,
     run_id: &'a str,
     base_dir: &'a std::path::Path,
     masker: &'a Masker,
+    /// Back to the scheduler, which records them.
     events: &'a mpsc::UnboundedSender<Event>,
+    /// The second interrupt: stop at once, without waiting for a graceful end.
+    abort: watch::Receiver<bool>,
+}
+
+/// One stage: attempts with timeouts and backoff until success, a permanent
+/// failure, the last attempt, or `stop`.
+async fn run_stage<'a>(
+    shared: &'a Shared<'a>,
+    stage: &'a Stage,
+    context: Value,
+    idempotency_key: String,
     mut stop: watch::Receiver<bool>,
 ) -> (Result<Outputs, StageError>, u32) {
+    let Shared { pipeline, runners, renderer, run_id, base_dir, masker, events, .. } = *shared;
     let policy = Policy::for_stage(stage, pipeline);
     let env = StageEnv {
         stage,
@@ -496,7 +512,7 @@ async fn run_stage<'a>(
         context,
         renderer,
         run_id,
-        idempotency_key: format!("{run_id}:{}", stage.id.value),
+        idempotency_key,
         base_dir,
         dry_run: false,
         masker,
@@ -517,11 +533,20 @@ async fn run_stage<'a>(
             },
             _ = stopped(&mut stop) => {
                 // The runner sees the same signal: give it time to stop its command
-                // gracefully (SIGTERM, then SIGKILL) before the stage settles.
-                let _ = tokio::time::timeout(STOP_GRACE, &mut attempt_fut).await;
+                // gracefully (SIGTERM, then SIGKILL) before the stage settles; a
+                // second interrupt cuts that short.
+                let mut abort = shared.abort.clone();
+                tokio::select! {
+                    _ = tokio::time::timeout(STOP_GRACE, &mut attempt_fut) => {}
+                    _ = stopped(&mut abort) => {}
+                }
                 return (Err(StageError::permanent(CANCELLED)), attempt);
             }
         };
+        if result.is_err() && *stop.borrow() {
+            // The runner noticed the interrupt first and stopped: cancelled, not failed.
+            return (Err(StageError::permanent(CANCELLED)), attempt);
+        }
         let error = match result {
             Ok(outputs) => {
                 tracing::debug!(stage = %id, attempt, outputs = outputs.len(), "attempt succeeded");

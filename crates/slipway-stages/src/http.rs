@@ -78,10 +78,17 @@ impl Runner for Run {
             let c = config(env);
             let r = request(env, c)?;
             let method = Method::from_bytes(r.method.as_str().as_bytes()).unwrap_or(Method::GET);
-            let response = self.http.send(method, &r.url, &r.headers, r.body.map(String::into_bytes)).await?;
-            let status = response.status();
-            let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
-            let text = response.text().await.map_err(|e| StageError::transient(format!("reading the response of {}: {e}", r.url)))?;
+            let exchange = async {
+                let response = self.http.send(method, &r.url, &r.headers, r.body.map(String::into_bytes)).await?;
+                let status = response.status();
+                let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
+                let text = response.text().await.map_err(|e| StageError::transient(format!("reading the response of {}: {e}", r.url)))?;
+                Ok::<_, StageError>((status, retry_after, text))
+            };
+            let (status, retry_after, text) = tokio::select! {
+                result = exchange => result?,
+                () = env.interrupted() => return Err(StageError::permanent("stopped: the run was interrupted")),
+            };
             let expected: Vec<u16> = c.expect_status.iter().map(|s| s.0 as u16).collect();
             classify(status, retry_after.as_deref(), &expected, &text, env.masker)?;
             let mut outputs = Outputs::new();

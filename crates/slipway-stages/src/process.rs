@@ -96,14 +96,7 @@ pub async fn run_bash(env: &StageEnv<'_>, script: &str, vars: &[(String, String)
             }
         )
     };
-    let mut cancel = env.cancel.clone();
-    let interrupted = async {
-        while !*cancel.borrow() {
-            if cancel.changed().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        }
-    };
+    let interrupted = env.interrupted();
     let mut finished = std::pin::pin!(async { tokio::join!(child.wait(), drain).0 });
     let status = tokio::select! {
         status = &mut finished => status,
