@@ -19,8 +19,14 @@ pub fn human(pipeline: &str, stages: &[PlannedStage]) -> String {
             out.push_str(" [read live]");
         }
         out.push('\n');
-        if let Some(c) = &s.condition {
-            let _ = writeln!(out, "   only if: {c}");
+        match &s.condition {
+            Some(c) if s.decided_at_run => {
+                let _ = writeln!(out, "   only if: {c} (decided at run time)");
+            }
+            Some(c) => {
+                let _ = writeln!(out, "   only if: {c}");
+            }
+            None => {}
         }
         for e in &s.effects {
             effect(&mut out, e);
@@ -28,7 +34,16 @@ pub fn human(pipeline: &str, stages: &[PlannedStage]) -> String {
         if let Some(err) = &s.error {
             let _ = writeln!(out, "   error: {err}");
         }
-        if !s.outputs.is_empty() {
+        if s.live && s.error.is_none() {
+            // Read for real: show what was read (masked like everything else).
+            for (name, value) in &s.outputs {
+                let text = match value {
+                    serde_json::Value::String(t) => t.clone(),
+                    other => other.to_string(),
+                };
+                let _ = writeln!(out, "   output {name} = {}", one_line(&text, 120));
+            }
+        } else if !s.outputs.is_empty() {
             let names: Vec<&str> = s.outputs.keys().map(String::as_str).collect();
             let _ = writeln!(out, "   outputs: {}", names.join(", "));
         }
@@ -67,5 +82,14 @@ fn effect(out: &mut String, e: &Effect) {
         Effect::Note { text } => {
             let _ = writeln!(out, "   note: {text}");
         }
+    }
+}
+
+/// `text` on one line, cut to `max` characters.
+fn one_line(text: &str, max: usize) -> String {
+    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match flat.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &flat[..cut]),
+        None => flat,
     }
 }

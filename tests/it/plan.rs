@@ -61,7 +61,41 @@ fn live_reads_run_only_read_only_stages() {
     let reqs = server.recorded();
     assert_eq!(reqs.len(), 1);
     assert_eq!((reqs[0].method.as_str(), reqs[0].path.as_str()), ("GET", "/read"));
-    // the real value flows into the planned POST body
+    // the real value flows into the planned POST body, and is shown as read
     assert!(stdout(&out).contains("| live-value"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("output v = live-value"), "{}", stdout(&out));
     assert!(!sb.path("touched").exists());
+}
+
+#[test]
+fn conditions_on_what_only_the_run_knows_are_not_guessed() {
+    let server = TestServer::start(vec![Reply::new(200, "{\"v\": \"prod\"}")]);
+    let sb = Sandbox::new("plan-conditions");
+    sb.write(
+        "p.yaml",
+        &format!(
+            "version: 1\nname: c\nparams: {{ env: {{ default: prod }} }}\nstages:\n  read: {{ kind: http, url: '{}', outputs: {{ v: /v }} }}\n  build: {{ kind: shell, run: 'true', outputs: [v] }}\n  on_param: {{ kind: shell, run: 'true', if: '{{{{ eq params.env \"prod\" }}}}' }}\n  on_output: {{ kind: shell, run: 'true', if: '{{{{ eq stages.build.outputs.v \"x\" }}}}' }}\n  on_live: {{ kind: shell, run: 'true', if: '{{{{ eq stages.read.outputs.v \"prod\" }}}}' }}\n",
+            server.url("/read")
+        ),
+    );
+    let plan = stdout(&sb.run(&["plan", "p.yaml"]));
+    assert!(plan.contains("only if: true\n"), "{plan}");
+    assert!(plan.contains("only if: {{ eq stages.build.outputs.v \"x\" }} (decided at run time)"), "{plan}");
+    assert!(plan.contains("only if: {{ eq stages.read.outputs.v \"prod\" }} (decided at run time)"), "{plan}");
+    // read live, the output is known: the condition is decided
+    let live = stdout(&sb.run(&["plan", "--live-reads", "p.yaml"]));
+    assert!(!live.contains("stages.read.outputs.v \"prod\" }} (decided"), "{live}");
+    assert_eq!(live.matches("only if: true\n").count(), 2, "{live}");
+    let json: serde_json::Value = serde_json::from_slice(&sb.run(&["plan", "--format", "json", "p.yaml"]).stdout).unwrap();
+    let on_output = json["stages"].as_array().unwrap().iter().find(|s| s["id"] == "on_output").unwrap();
+    assert_eq!(on_output["decided_at_run"], true);
+}
+
+#[test]
+fn live_reads_plan_kinds_this_version_cannot_run() {
+    let sb = Sandbox::new("plan-live-changelog");
+    sb.write("p.yaml", "version: 1\nname: cl\nstages:\n  changes: { kind: changelog, from: abc1234, to: def5678, git: { path: . } }\n");
+    let out = sb.run(&["plan", "--live-reads", "p.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+    assert!(!stdout(&out).contains("live read failed"), "{}", stdout(&out));
 }

@@ -165,6 +165,13 @@ pub struct Analysis {
     pub helpers: Vec<(String, Span)>,
 }
 
+/// The variables a template reads (`stages.build.outputs.artifact`), at the root
+/// scope; empty when it does not parse (validation reports that).
+pub fn read_paths(source: &str) -> Vec<String> {
+    let field = TemplateField { source, span: Span::new(0, source.len()), sink: Sink::Text, style: ScalarStyle::Plain };
+    analyze(&field, source).map(|a| a.references.iter().map(Reference::path).collect()).unwrap_or_default()
+}
+
 /// Parses a template and lists what it reads. `file_text` is the whole source file,
 /// used to place each finding at its exact column.
 pub fn analyze(field: &TemplateField<'_>, file_text: &str) -> Result<Analysis, Box<Diagnostic>> {

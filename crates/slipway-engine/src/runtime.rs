@@ -238,6 +238,10 @@ pub trait Planners: Sync {
 
 pub trait Runners: Sync {
     fn runner(&self, kind: Kind) -> &dyn Runner;
+
+    /// Whether this version can run the kind for real (`plan --live-reads`
+    /// shows the others as placeholders).
+    fn can_run(&self, kind: Kind) -> bool;
 }
 
 /// Stand-in outputs for a dry run, each naming where its value will come from.

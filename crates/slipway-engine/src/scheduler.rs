@@ -590,6 +590,10 @@ pub struct PlannedStage {
     pub when: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub condition: Option<String>,
+    /// The condition reads what only the run will know (a stage's status, an
+    /// output not read live): `condition` is then its template, not its value.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub decided_at_run: bool,
     /// Run for real because the kind is read-only and `--live-reads` was given.
     pub live: bool,
     pub effects: Vec<Effect>,
@@ -642,14 +646,19 @@ pub async fn plan(
     let renderer = Renderer::new();
     let order = dag.topological().unwrap_or_default();
     let mut stages_cx: BTreeMap<String, StageFacts> = BTreeMap::new();
+    // Stages read live: their outputs are real values, not placeholders.
+    let mut live_done: std::collections::BTreeSet<String> = Default::default();
     let mut out = Vec::new();
     for node in order {
         let id = dag.graph[node].id.clone();
         let Some(stage) = pipeline.stage(&id) else { continue };
         let mut context = dependency_context(pipeline, opts, "running", &stages_cx, dag, node.index());
         placeholder_statuses(&mut context, &stages_cx);
-        let condition =
-            stage.common.r#if.as_ref().map(|t| renderer.render_lenient(&t.source, &context).unwrap_or_else(|e| format!("<{e}>")));
+        let decided_at_run = stage.common.r#if.as_ref().is_some_and(|t| reads_unknowns(&t.source, &live_done));
+        let condition = stage.common.r#if.as_ref().map(|t| match decided_at_run {
+            true => t.source.trim().to_owned(),
+            false => renderer.render_lenient(&t.source, &context).unwrap_or_else(|e| format!("<{e}>")),
+        });
         let env = StageEnv {
             stage,
             pipeline,
@@ -663,13 +672,14 @@ pub async fn plan(
             events: None,
             cancel: opts.cancel.clone(),
         };
-        let live = live_reads.filter(|_| stage.config.spec().read_only());
+        let live = live_reads.filter(|r| stage.config.spec().read_only() && r.can_run(stage.kind.value));
         let mut planned = PlannedStage {
             id: id.clone(),
             kind: stage.kind.value.as_str().to_owned(),
             needs: dag.dependencies(node).map(|d| dag.graph[d].id.clone()).collect(),
             when: stage.common.when.as_str().to_owned(),
             condition,
+            decided_at_run,
             live: live.is_some(),
             effects: Vec::new(),
             outputs: placeholder_outputs(stage),
@@ -684,7 +694,10 @@ pub async fn plan(
             let timeout = Policy::for_stage(stage, pipeline).timeout.min(Duration::from_secs(60));
             let real_env = StageEnv { dry_run: false, ..env };
             match tokio::time::timeout(timeout, runners.runner(stage.kind.value).run(&real_env)).await {
-                Ok(Ok(outputs)) => planned.outputs = outputs,
+                Ok(Ok(outputs)) => {
+                    planned.outputs = outputs;
+                    live_done.insert(id.clone());
+                }
                 Ok(Err(e)) => planned.error = Some(format!("live read failed: {}", e.message)),
                 Err(_) => planned.error = Some("live read timed out".into()),
             }
@@ -693,6 +706,19 @@ pub async fn plan(
         out.push(planned.masked(&opts.masker));
     }
     out
+}
+
+/// Whether a template reads something a plan cannot know: any stage's status,
+/// or an output of a stage that was not read live.
+fn reads_unknowns(source: &str, live: &std::collections::BTreeSet<String>) -> bool {
+    slipway_core::template::read_paths(source).iter().any(|path| {
+        let parts: Vec<&str> = path.split('.').collect();
+        match parts.as_slice() {
+            ["stages", id, "outputs", ..] => !live.contains(*id),
+            ["stages", ..] | ["run", "status"] => true,
+            _ => false,
+        }
+    })
 }
 
 /// In a plan, a stage's status is not known yet: say so instead of guessing.

@@ -75,6 +75,10 @@ impl Runners for Live {
             _ => &self.unsupported,
         }
     }
+
+    fn can_run(&self, kind: Kind) -> bool {
+        can_run(kind)
+    }
 }
 
 /// This process's private scratch folder (mode 0700): stage output files live
