@@ -8,7 +8,7 @@ use slipway_core::Checked;
 use slipway_engine::context::{RunInfo, resolve_params};
 use slipway_engine::digest::digests;
 use slipway_engine::event::RunStatus;
-use slipway_engine::journal::{Journal, RunMeta, replay};
+use slipway_engine::journal::{Journal, Replay, RunMeta, replay};
 use slipway_engine::lock::{self, Holder, LockError};
 use slipway_engine::runid::{new_run_id, now_secs, rfc3339};
 use slipway_engine::secrets::{Masker, resolve};
@@ -193,6 +193,7 @@ pub fn run(args: RunArgs) -> i32 {
         host: lock::hostname(),
         pid: std::process::id(),
         started_at: rfc3339(now_secs()),
+        masked_params: Vec::new(),
     };
     let x = &args.exec;
     let state = x.state.for_pipeline(&file);
@@ -240,7 +241,7 @@ pub fn resume(args: ResumeArgs) -> i32 {
     let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
     let now = digests(pipeline);
     let mut problems = changes_affecting_rest(&meta.digests, &now, &reuse);
-    problems.extend(masked_values(&meta.params, &reuse, &prepared.masker));
+    problems.extend(masked_values(&meta, &reuse, &done));
     if !problems.is_empty() {
         eprintln!("error: refusing to resume run {}:", meta.run_id);
         for c in &problems {
@@ -257,23 +258,12 @@ pub fn resume(args: ResumeArgs) -> i32 {
 
 /// Values the journal kept only masked (they held secret text), which a resumed
 /// run would otherwise use as `***`.
-fn masked_values(
-    params: &BTreeMap<String, String>,
-    succeeded: &BTreeMap<String, (slipway_engine::Outputs, u32)>,
-    masker: &Masker,
-) -> Vec<String> {
-    if masker.is_empty() {
-        return Vec::new();
-    }
-    let mask = slipway_engine::secrets::MASK;
-    let mut out: Vec<String> = params
-        .iter()
-        .filter(|(_, v)| v.contains(mask))
-        .map(|(k, _)| format!("param `{k}` held secret text, which the journal does not keep"))
-        .collect();
-    for (stage, (outputs, _)) in succeeded {
-        if serde_json::to_string(outputs).unwrap_or_default().contains(mask) {
-            out.push(format!("outputs of stage `{stage}` held secret text, which the journal does not keep"));
+fn masked_values(meta: &RunMeta, reuse: &BTreeMap<String, (slipway_engine::Outputs, u32)>, done: &Replay) -> Vec<String> {
+    let mut out: Vec<String> =
+        meta.masked_params.iter().map(|k| format!("param `{k}` held secret text, which the journal does not keep")).collect();
+    for stage in reuse.keys() {
+        if let Some(names) = done.masked_outputs.get(stage).filter(|n| !n.is_empty()) {
+            out.push(format!("outputs of stage `{stage}` ({}) held secret text, which the journal does not keep", names.join(", ")));
         }
     }
     out
@@ -373,7 +363,9 @@ fn execute(checked: &Checked, meta: RunMeta, resumed: Option<Resumed>, prepared:
     let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
     let Prepared { secrets, masker, lock: held } = prepared;
     // run.json holds params as given: masked like everything else written.
-    let stored = RunMeta { params: meta.params.iter().map(|(k, v)| (k.clone(), masker.mask(v))).collect(), ..meta.clone() };
+    let params: BTreeMap<String, String> = meta.params.iter().map(|(k, v)| (k.clone(), masker.mask(v))).collect();
+    let masked_params = params.iter().filter(|(k, v)| meta.params.get(*k) != Some(*v)).map(|(k, _)| k.clone()).collect();
+    let stored = RunMeta { params, masked_params, ..meta.clone() };
     let journal = if resumed.is_some() {
         Journal::reopen(state, &meta.run_id, masker.clone()).map(|(j, _, _)| j).and_then(|j| j.update_meta(&stored).map(|_| j))
     } else {

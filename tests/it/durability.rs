@@ -138,6 +138,28 @@ fn resume_refuses_when_what_is_left_changed() {
     assert_eq!(sb.read("count_a"), "a\n");
 }
 
+#[test]
+fn resume_refuses_outputs_kept_masked_and_only_those() {
+    let sb = Sandbox::new("masked-resume");
+    let pipeline = "version: 1\nname: m\nsecrets: { T: { env: TEST_RESUME_TOKEN } }\nstages:\n  a: { kind: shell, run: 'echo \"note=*** release notes ***\" >> $SLIPWAY_OUTPUT; echo \"tok=$TOK\" >> $SLIPWAY_OUTPUT', env: { TOK: '{{ secrets.T }}' }, outputs: [note, tok] }\n  b: { kind: shell, needs: [a], run: 'test -f ok; echo \"$N\" > note', env: { N: '{{ stages.a.outputs.note }}' } }\n";
+    let run = |args: &[&str]| sb.command(args).env("TEST_RESUME_TOKEN", "tok-s3cr3t-value").output().unwrap();
+    // An output that held the secret cannot be reused: the journal has only `***`.
+    sb.write("p.yaml", pipeline);
+    assert_eq!(run(&["run", "p.yaml"]).status.code(), Some(1));
+    let out = run(&["resume", &sb.run_ids()[0]]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("outputs of stage `a` (tok) held secret text"), "{stderr}");
+    // Text that merely looks masked is no secret: the run resumes.
+    let _ = std::fs::remove_dir_all(sb.path(".slipway"));
+    sb.write("p.yaml", &pipeline.replace("echo \"tok=$TOK\" >> $SLIPWAY_OUTPUT", "echo tok=plain >> $SLIPWAY_OUTPUT"));
+    assert_eq!(run(&["run", "p.yaml"]).status.code(), Some(1));
+    sb.write("ok", "");
+    let out = run(&["resume", &sb.run_ids()[0]]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(sb.read("note"), "*** release notes ***\n");
+}
+
 const LOCKED: &str = "version: 1\nname: locked\nstages:\n  work: { kind: shell, run: 'echo $SLIPWAY_RUN_ID >> ran; sleep 1' }\n";
 
 #[test]

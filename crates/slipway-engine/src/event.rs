@@ -98,6 +98,10 @@ pub enum Event {
         outputs: Outputs,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
+        /// Outputs that held secret text: they are kept masked, so a resumed run
+        /// cannot reuse them.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        masked: Vec<String>,
         at: u64,
     },
     /// A stage that succeeded in an earlier attempt of this run (resume): not run again.
@@ -137,8 +141,14 @@ impl Event {
             Event::RunStarted { params, .. } => params.values_mut().for_each(|v| *v = m.mask(v)),
             Event::AttemptFailed { error, .. } => *error = m.mask(error),
             Event::Log { line, .. } => *line = m.mask(line),
-            Event::StageFinished { outputs, reason, .. } => {
-                outputs.values_mut().for_each(|v| *v = m.mask_json(v));
+            Event::StageFinished { outputs, reason, masked, .. } => {
+                for (name, v) in outputs.iter_mut() {
+                    let hidden = m.mask_json(v);
+                    if hidden != *v {
+                        masked.push(name.clone());
+                        *v = hidden;
+                    }
+                }
                 if let Some(r) = reason {
                     *r = m.mask(r);
                 }

@@ -29,6 +29,9 @@ pub struct RunMeta {
     /// The process driving the run now.
     pub pid: u32,
     pub started_at: String,
+    /// Params that held secret text: `params` keeps them masked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub masked_params: Vec<String>,
 }
 
 pub struct Journal {
@@ -180,6 +183,8 @@ pub struct Replay {
     /// How many times each stage succeeded in this run (a `when: always` stage
     /// can succeed once per attempt of the run).
     pub successes: BTreeMap<String, u32>,
+    /// Per stage, the outputs the journal kept only masked.
+    pub masked_outputs: BTreeMap<String, Vec<String>>,
 }
 
 pub fn replay(events: &[Event]) -> Replay {
@@ -190,8 +195,9 @@ pub fn replay(events: &[Event]) -> Replay {
             Event::StageStarted { stage, .. } => {
                 r.statuses.insert(stage.clone(), StageStatus::Running);
             }
-            Event::StageFinished { stage, status, outputs, attempts, .. } => {
+            Event::StageFinished { stage, status, outputs, attempts, masked, .. } => {
                 r.statuses.insert(stage.clone(), *status);
+                r.masked_outputs.insert(stage.clone(), masked.clone());
                 if *status == StageStatus::Succeeded {
                     r.succeeded.insert(stage.clone(), (outputs.clone(), *attempts));
                     *r.successes.entry(stage.clone()).or_default() += 1;
@@ -282,6 +288,7 @@ mod tests {
             host: "h".into(),
             pid: u32::MAX,
             started_at: "t".into(),
+            masked_params: Vec::new(),
         }
     }
 
@@ -298,6 +305,7 @@ mod tests {
             duration_ms: 5,
             outputs,
             reason: None,
+            masked: Vec::new(),
             at: 1,
         })
         .unwrap();
@@ -340,6 +348,7 @@ mod tests {
             duration_ms: 1,
             outputs: Outputs::new(),
             reason: Some("deploy ok".into()),
+            masked: Vec::new(),
             at: 1,
         })
         .unwrap();

@@ -261,6 +261,7 @@ pub async fn execute(pipeline: &Pipeline, dag: &Dag, runners: &dyn Runners, mut 
                         duration_ms: 0,
                         outputs: Outputs::new(),
                         reason: Some(reason.clone()),
+                        masked: Vec::new(),
                         at: now_ms(),
                     });
                     facts.insert(id.clone(), StageFacts { status: final_status, outputs: Outputs::new(), attempts: 0 });
@@ -324,6 +325,7 @@ pub async fn execute(pipeline: &Pipeline, dag: &Dag, runners: &dyn Runners, mut 
             duration_ms,
             outputs: outputs.clone(),
             reason,
+            masked: Vec::new(),
             at: now_ms(),
         });
         facts.insert(id, StageFacts { status: st, outputs, attempts });
