@@ -344,7 +344,11 @@ fn prepare(checked: &Checked, meta: &RunMeta, wait_lock: Option<&str>, state: &P
         Ok(l) => l,
         Err(e @ (LockError::Held { .. } | LockError::Timeout { .. } | LockError::Queued { .. })) => {
             eprintln!("error: {e}");
-            eprintln!("help: wait with `--wait-lock`, or if that run is gone for good: `slipway unlock {}`", meta.file);
+            match e {
+                LockError::Timeout { .. } => eprintln!("help: wait longer, e.g. `--wait-lock=2h` (`--wait-lock` alone waits up to 1h)"),
+                LockError::Queued { .. } => eprintln!("help: queue behind them with `--wait-lock`"),
+                _ => eprintln!("help: wait with `--wait-lock`, or if that run is gone for good: `slipway unlock {}`", meta.file),
+            }
             return Err(exit::LOCKED);
         }
         Err(e) => {
@@ -391,7 +395,8 @@ fn execute(checked: &Checked, meta: RunMeta, resumed: Option<Resumed>, prepared:
             run: RunInfo {
                 id: meta.run_id.clone(),
                 user: meta.user.clone(),
-                trigger: "cli".into(),
+                // CI services set `CI`; a person at a terminal does not.
+                trigger: if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) { "ci" } else { "cli" }.into(),
                 started_at: meta.started_at.clone(),
                 dry_run: false,
             },

@@ -206,6 +206,18 @@ fn unknown_and_missing_params_are_usage_errors() {
 }
 
 #[test]
+fn the_run_says_whether_ci_or_a_person_started_it() {
+    let sb = Sandbox::new("trigger");
+    sb.write(
+        "p.yaml",
+        "version: 1\nname: t\nstages:\n  who: { kind: shell, run: 'echo \"$T\" >> trigger', env: { T: '{{ run.trigger }}' } }\n",
+    );
+    assert_eq!(sb.run(&["run", "p.yaml"]).status.code(), Some(0)); // the sandbox sets CI=true
+    assert_eq!(sb.command(&["run", "p.yaml"]).env_remove("CI").output().unwrap().status.code(), Some(0));
+    assert_eq!(sb.read("trigger"), "ci\ncli\n");
+}
+
+#[test]
 fn odd_output_and_scripts_without_a_shebang_work() {
     let sb = Sandbox::new("odd-output");
     sb.write("deploy.sh", "echo from-script > script_ran\n");

@@ -246,7 +246,7 @@ pub struct RunSummary {
 /// Every run under the state folder, newest first.
 pub fn list_runs(state_dir: &Path) -> Vec<RunSummary> {
     let Ok(entries) = fs::read_dir(Journal::runs_dir(state_dir)) else { return Vec::new() };
-    let mut runs: Vec<RunSummary> = entries
+    let mut runs: Vec<(u64, RunSummary)> = entries
         .filter_map(Result::ok)
         .filter_map(|e| {
             let dir = e.path();
@@ -259,18 +259,26 @@ pub fn list_runs(state_dir: &Path) -> Vec<RunSummary> {
                 None => "crashed".to_owned(),
             };
             let done = r.statuses.values().filter(|s| **s == StageStatus::Succeeded).count();
-            Some(RunSummary {
-                run_id: meta.run_id,
-                pipeline: meta.pipeline,
-                status,
-                started_at: meta.started_at,
-                user: meta.user,
-                stages: format!("{done}/{} succeeded", meta.digests.len()),
-            })
+            // Run ids name the second only: the first event has the millisecond.
+            let started_ms = match events.first() {
+                Some(Event::RunStarted { at, .. }) => *at,
+                _ => 0,
+            };
+            Some((
+                started_ms,
+                RunSummary {
+                    run_id: meta.run_id,
+                    pipeline: meta.pipeline,
+                    status,
+                    started_at: meta.started_at,
+                    user: meta.user,
+                    stages: format!("{done}/{} succeeded", meta.digests.len()),
+                },
+            ))
         })
         .collect();
-    runs.sort_by(|a, b| b.run_id.cmp(&a.run_id));
-    runs
+    runs.sort_by(|(at_a, a), (at_b, b)| (at_b, &b.run_id).cmp(&(at_a, &a.run_id)));
+    runs.into_iter().map(|(_, run)| run).collect()
 }
 
 #[cfg(test)]
@@ -359,6 +367,20 @@ mod tests {
             Event::StageFinished { reason, .. } => assert_eq!(reason.as_deref(), Some("*** ok")),
             other => panic!("{other:?}"),
         }
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn runs_are_listed_newest_first_to_the_millisecond() {
+        let dir = std::env::temp_dir().join(format!("slipway-order-{}", crate::runid::new_run_id()));
+        // Started in the same second: the ids' random suffixes sort the wrong way.
+        for (id, at) in [("20260101T000000Z-000000", 2_000), ("20260101T000000Z-ffffff", 1_000)] {
+            let mut j = Journal::create(&dir, &meta(id), Masker::default()).unwrap();
+            let event = Event::RunStarted { run_id: id.into(), pipeline: "p".into(), params: BTreeMap::new(), resumed: false, at };
+            j.append(&event).unwrap();
+        }
+        let ids: Vec<String> = list_runs(&dir).into_iter().map(|r| r.run_id).collect();
+        assert_eq!(ids, ["20260101T000000Z-000000", "20260101T000000Z-ffffff"]);
         fs::remove_dir_all(dir).unwrap();
     }
 

@@ -37,8 +37,8 @@ pub enum LockError {
     Held { name: String, holder: Box<Holder> },
     #[error("deploy lock `{name}` is free, but {waiting} run(s) queued with `--wait-lock` take it first")]
     Queued { name: String, waiting: usize },
-    #[error("gave up waiting for deploy lock `{name}` after {waited:?}; it is held by {holder}")]
-    Timeout { name: String, holder: Box<Holder>, waited: Duration },
+    #[error("gave up waiting for deploy lock `{name}` after {}; {blocker}", humantime::format_duration(*waited))]
+    Timeout { name: String, blocker: String, waited: Duration },
     #[error("deploy lock `{name}`: {error}")]
     Io { name: String, error: io::Error },
 }
@@ -106,11 +106,18 @@ pub fn acquire(state_dir: &Path, name: &str, me: &Holder, wait: Option<Duration>
                 Err(TryLockError::Error(e)) => return Err(io_err(e)),
             }
         }
-        let holder = Box::new(holder_after_write(&path));
         match wait {
-            None => return Err(LockError::Held { name: name.to_owned(), holder }),
+            None => return Err(LockError::Held { name: name.to_owned(), holder: Box::new(holder_after_write(&path)) }),
             Some(limit) if started.elapsed() >= limit => {
-                return Err(LockError::Timeout { name: name.to_owned(), holder, waited: started.elapsed() });
+                let blocker = match current_holder(state_dir, name) {
+                    Some(holder) => format!("it is held by {holder}"),
+                    None => {
+                        let ahead = ticket.as_ref().map_or(0, |t| t.ahead());
+                        format!("it is free, but {ahead} run(s) queued earlier go first")
+                    }
+                };
+                let waited = Duration::from_millis(started.elapsed().as_millis() as u64);
+                return Err(LockError::Timeout { name: name.to_owned(), blocker, waited });
             }
             Some(_) => std::thread::sleep(Duration::from_millis(100)),
         }
@@ -214,6 +221,11 @@ impl Ticket {
     fn is_first(&self) -> bool {
         live_tickets(&self.dir).first().is_none_or(|f| *f == self.name)
     }
+
+    /// How many live waiters came before this one.
+    fn ahead(&self) -> usize {
+        live_tickets(&self.dir).iter().take_while(|t| **t != self.name).count()
+    }
 }
 
 fn queue_dir(state_dir: &Path, lock: &str) -> PathBuf {
@@ -310,7 +322,16 @@ mod tests {
     fn unlock_breaks_a_held_lock_and_waiting_times_out() {
         let dir = state();
         let held = acquire(&dir, "app", &me("r1"), None).unwrap();
-        assert!(matches!(acquire(&dir, "app", &me("r2"), Some(Duration::from_millis(250))), Err(LockError::Timeout { .. })));
+        let timeout = acquire(&dir, "app", &me("r2"), Some(Duration::from_millis(250))).unwrap_err();
+        assert!(matches!(timeout, LockError::Timeout { .. }));
+        assert!(timeout.to_string().contains("ms; it is held by run r1 by u"), "{timeout}");
+        // Free, but another waiter came first: said so, not an unknown holder.
+        let earlier = Ticket::take(&dir, "app").unwrap();
+        drop(held);
+        let queued = acquire(&dir, "app", &me("r3"), Some(Duration::from_millis(250))).unwrap_err();
+        assert!(queued.to_string().contains("it is free, but 1 run(s) queued earlier go first"), "{queued}");
+        drop(earlier);
+        let held = acquire(&dir, "app", &me("r1"), None).unwrap();
         assert_eq!(unlock(&dir, "app").unwrap().unwrap().run_id, "r1");
         let next = acquire(&dir, "app", &me("r2"), None).unwrap();
         drop(held); // the old holder must not remove the new lock file
