@@ -54,6 +54,19 @@ fn sigint_cancels_the_running_stage_runs_always_stages_and_exits_130() {
 }
 
 #[test]
+fn sigterm_interrupts_like_sigint() {
+    let sb = Sandbox::new("sigterm");
+    sb.write("p.yaml", "version: 1\nname: t\nstages:\n  long: { kind: shell, run: 'touch started; sleep 30' }\n  bye: { kind: shell, needs: [long], when: always, run: touch bye }\n");
+    let child = sb.spawn(&["run", "p.yaml"]);
+    wait_for(&sb.path("started"), "the stage to start");
+    signal(child.id(), "-TERM");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    assert!(sb.path("bye").exists(), "the always stage did not run");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("slipway resume"));
+}
+
+#[test]
 fn an_interrupt_stops_a_waiting_http_request_at_once() {
     // A listener that never answers: the request waits for its response.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -110,6 +110,13 @@ fn http_503_is_retried_until_it_succeeds() {
     assert_eq!(of(&evs, "stage_finished", "call")[0]["outputs"]["id"], 7);
     let reqs = server.recorded();
     assert_eq!(reqs.len(), 3);
+    // backoff 50ms, doubling: announced, and kept
+    let waits: Vec<u64> = of(&evs, "attempt_failed", "call").iter().map(|e| e["retry_in_ms"].as_u64().unwrap()).collect();
+    assert_eq!(waits, [50, 100]);
+    for (k, wait) in waits.iter().enumerate() {
+        let gap = reqs[k + 1].at.duration_since(reqs[k].at).as_millis() as u64;
+        assert!(gap >= *wait, "request {} came {gap}ms after the one before, not {wait}ms", k + 2);
+    }
     // the same idempotency key on every attempt
     let keys: Vec<&str> = reqs.iter().map(|r| r.headers.iter().find(|(k, _)| k == "idempotency-key").unwrap().1.as_str()).collect();
     assert!(keys.windows(2).all(|w| w[0] == w[1]), "{keys:?}");
@@ -203,6 +210,54 @@ fn unknown_and_missing_params_are_usage_errors() {
     let out = sb.run(&["run", "p.yaml", "--param", "versoin=1"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean `version`?"));
+}
+
+#[test]
+fn listed_exit_codes_are_retried_and_others_are_not() {
+    let sb = Sandbox::new("exit-codes");
+    sb.write(
+        "p.yaml",
+        "version: 1\nname: x\nstages:\n  flaky: { kind: shell, run: 'echo x >> tries; test $(wc -l < tries) -ge 3 || exit 75', retry_on_exit_codes: [75], retry: { attempts: 5, backoff: 10ms } }\n  broken: { kind: shell, run: 'echo x >> broken_tries; exit 1', retry_on_exit_codes: [75], retry: { attempts: 5, backoff: 10ms } }\n",
+    );
+    let out = sb.run(&["run", "p.yaml", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let evs = events(&out.stdout);
+    assert_eq!(of(&evs, "stage_finished", "flaky")[0]["status"], "succeeded");
+    assert_eq!(sb.read("tries").lines().count(), 3);
+    assert_eq!(of(&evs, "stage_finished", "broken")[0]["attempts"], 1);
+    assert_eq!(sb.read("broken_tries").lines().count(), 1);
+}
+
+#[test]
+fn secrets_can_come_from_files() {
+    let sb = Sandbox::new("file-secret");
+    sb.write("token.txt", "from-a-file-s3cr3t\n");
+    sb.write("p.yaml", "version: 1\nname: f\nsecrets: { T: { file: token.txt } }\nstages:\n  use: { kind: shell, run: 'echo \"$T\" > used; echo \"$T\"', env: { T: '{{ secrets.T }}' } }\n");
+    let out = sb.run(&["run", "p.yaml", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(sb.read("used"), "from-a-file-s3cr3t\n", "the trailing newline of the file is not part of the secret");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("s3cr3t"));
+    assert!(of(&events(&out.stdout), "log", "use").iter().any(|e| e["line"] == "***"));
+}
+
+#[test]
+fn on_a_terminal_a_live_view_then_a_summary() {
+    let sb = Sandbox::new("tty");
+    sb.write("p.yaml", "version: 1\nname: tty\nstages:\n  a: { kind: shell, run: 'echo hello-from-a; sleep 0.3' }\n  b: { kind: shell, needs: [a], run: 'echo hello-from-b' }\n");
+    // `script` gives the run a pseudo-terminal, as a person's shell would.
+    let bin = env!("CARGO_BIN_EXE_slipway");
+    let out = std::process::Command::new("script")
+        .args(["-qec", &format!("{bin} run p.yaml"), "/dev/null"])
+        .current_dir(&sb.dir)
+        .env_remove("CI")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{screen}");
+    assert!(screen.contains("\x1b[2K"), "no live view (lines redrawn in place): {screen}");
+    assert!(screen.contains("a | hello-from-a") && screen.contains("✓ b succeeded"), "{screen}");
+    assert!(screen.contains("stage  status     attempts  duration"), "{screen}");
 }
 
 #[test]
