@@ -240,7 +240,6 @@ pub async fn execute(pipeline: &Pipeline, dag: &Dag, runners: &dyn Runners, mut 
             match &decision {
                 Decision::Run => {
                     rec.record(Event::StageStarted { stage: id.clone(), at: now_ms() });
-                    // `always` stages started after an interrupt ignore it; a second interrupt stops them.
                     // `always` stages ignore the first interrupt; a second one stops them.
                     let stop = if stage.common.when == When::Always { opts.abort.clone() } else { opts.cancel.clone() };
                     let key = match opts.reruns.get(id) {
