@@ -149,6 +149,7 @@ pub fn plan(args: PlanArgs) -> i32 {
         masker,
         base_dir: load::base_dir(&args.file),
         max_parallel: 1,
+        resumed: false,
         reuse: BTreeMap::new(),
         reruns: BTreeMap::new(),
         cancel: cancel.clone(),
@@ -370,7 +371,8 @@ fn execute(checked: &Checked, meta: RunMeta, resumed: Option<Resumed>, prepared:
     let params: BTreeMap<String, String> = meta.params.iter().map(|(k, v)| (k.clone(), masker.mask(v))).collect();
     let masked_params = params.iter().filter(|(k, v)| meta.params.get(*k) != Some(*v)).map(|(k, _)| k.clone()).collect();
     let stored = RunMeta { params, masked_params, ..meta.clone() };
-    let journal = if resumed.is_some() {
+    let resuming = resumed.is_some();
+    let journal = if resuming {
         Journal::reopen(state, &meta.run_id, masker.clone()).map(|(j, _, _)| j).and_then(|j| j.update_meta(&stored).map(|_| j))
     } else {
         Journal::create(state, &stored, masker.clone())
@@ -405,6 +407,7 @@ fn execute(checked: &Checked, meta: RunMeta, resumed: Option<Resumed>, prepared:
             masker,
             base_dir: Path::new(&meta.file).parent().map(Path::to_path_buf).unwrap_or_default(),
             max_parallel: max_parallel as usize,
+            resumed: resuming,
             reuse,
             reruns,
             cancel,

@@ -173,6 +173,62 @@ fn resume_refuses_outputs_kept_masked_and_only_those() {
     assert_eq!(sb.read("note"), "*** release notes ***\n");
 }
 
+#[test]
+fn resume_reuses_stages_after_one_skipped_by_its_own_condition() {
+    let sb = Sandbox::new("resume-if-skip");
+    sb.write(
+        "p.yaml",
+        "version: 1\nname: s\nstages:\n  optional: { kind: shell, if: 'false', run: 'echo x' }\n  ticket: { kind: shell, needs: [optional], run: 'echo \"$SLIPWAY_IDEMPOTENCY_KEY\" >> ticket.count' }\n  deploy: { kind: shell, needs: [ticket], run: 'test -e ok' }\n",
+    );
+    assert_eq!(sb.run(&["run", "p.yaml"]).status.code(), Some(1));
+    sb.write("ok", "");
+    let id = sb.run_ids()[0].clone();
+    let out = sb.run(&["resume", &id, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(sb.read("ticket.count"), format!("{id}:ticket\n"), "the ticket stage ran again");
+    let evs = events(&out.stdout);
+    assert_eq!(evs[0]["event"], "run_started");
+    assert_eq!(evs[0]["resumed"], true);
+}
+
+#[test]
+fn a_journal_that_cannot_be_written_ends_the_run_instead_of_hanging_it() {
+    let sb = Sandbox::new("disk-full");
+    let state = sb.path("state");
+    std::fs::create_dir_all(&state).unwrap();
+    // A tiny file system of its own (root can mount one; elsewhere say so and stop).
+    let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"]).arg(&state).status().is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+        return;
+    }
+    sb.write(
+        "p.yaml",
+        "version: 1\nname: full\nstages:\n  a: { kind: shell, run: 'seq 1 100000' }\n  b: { kind: shell, needs: [a], run: 'true' }\n  c: { kind: shell, needs: [b], when: always, run: 'touch told' }\n",
+    );
+    let mut child = sb
+        .command(&["run", "p.yaml", "--state-dir", state.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let _ = Command::new("umount").arg(&state).status();
+    let status = status.expect("the run hung once its journal could not be written");
+    assert_eq!(status.code(), Some(1));
+    assert!(sb.path("told").exists(), "the always stage did not run");
+}
+
 const LOCKED: &str = "version: 1\nname: locked\nstages:\n  work: { kind: shell, run: 'echo $SLIPWAY_RUN_ID >> ran; sleep 1' }\n";
 
 #[test]

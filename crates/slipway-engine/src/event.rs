@@ -164,6 +164,10 @@ impl Event {
     }
 }
 
+/// The reason of a stage skipped by its own `if`: that counts as done, for the
+/// stages after it and for resume.
+pub const SKIPPED_BY_IF: &str = "its `if` condition is false";
+
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis() as u64
 }

@@ -185,6 +185,8 @@ pub struct Replay {
     pub successes: BTreeMap<String, u32>,
     /// Per stage, the outputs the journal kept only masked.
     pub masked_outputs: BTreeMap<String, Vec<String>>,
+    /// Stages skipped by their own `if` (done, as far as what follows is concerned).
+    pub skipped_by_if: std::collections::BTreeSet<String>,
 }
 
 pub fn replay(events: &[Event]) -> Replay {
@@ -195,10 +197,17 @@ pub fn replay(events: &[Event]) -> Replay {
             Event::StageStarted { stage, .. } => {
                 r.statuses.insert(stage.clone(), StageStatus::Running);
             }
-            Event::StageFinished { stage, status, outputs, attempts, masked, .. } => {
+            Event::StageFinished { stage, status, outputs, attempts, masked, reason, .. } => {
                 r.statuses.insert(stage.clone(), *status);
+                if *status == StageStatus::Skipped && reason.as_deref() == Some(crate::event::SKIPPED_BY_IF) {
+                    r.skipped_by_if.insert(stage.clone());
+                } else {
+                    r.skipped_by_if.remove(stage);
+                }
                 r.masked_outputs.insert(stage.clone(), masked.clone());
-                if *status == StageStatus::Succeeded {
+                if *status != StageStatus::Succeeded {
+                    r.succeeded.remove(stage); // it ran again, and ended otherwise
+                } else {
                     r.succeeded.insert(stage.clone(), (outputs.clone(), *attempts));
                     *r.successes.entry(stage.clone()).or_default() += 1;
                 }
@@ -220,12 +229,19 @@ impl Replay {
     /// end notification tells how the run ends this time.
     pub fn reusable(&self, dag: &Dag) -> BTreeMap<String, (Outputs, u32)> {
         let mut out = BTreeMap::new();
+        // Reused, or skipped by their own `if` with everything before them reused
+        // (the same inputs decide the same way again).
+        let mut settled = std::collections::BTreeSet::new();
         for node in dag.topological().unwrap_or_default() {
             let id = &dag.graph[node].id;
-            if let Some(done) = self.succeeded.get(id)
-                && dag.dependencies(node).all(|d| out.contains_key(&dag.graph[d].id))
-            {
+            if !dag.dependencies(node).all(|d| settled.contains(&dag.graph[d].id)) {
+                continue;
+            }
+            if let Some(done) = self.succeeded.get(id) {
                 out.insert(id.clone(), done.clone());
+                settled.insert(id.clone());
+            } else if self.skipped_by_if.contains(id) {
+                settled.insert(id.clone());
             }
         }
         out

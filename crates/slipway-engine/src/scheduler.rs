@@ -39,6 +39,8 @@ pub struct RunOptions<'j> {
     pub masker: Masker,
     pub base_dir: PathBuf,
     pub max_parallel: usize,
+    /// This run continues an earlier one (`slipway resume`).
+    pub resumed: bool,
     /// Stages that already succeeded in this run (resume): their outputs are reused.
     pub reuse: BTreeMap<String, (Outputs, u32)>,
     /// Stages that succeeded earlier in this run and run again (resume): how many
@@ -87,14 +89,17 @@ impl Recorder<'_> {
         seq
     }
 
+    /// Whether record `seq` is on disk. Once the journal has failed nothing will
+    /// be, and waiting would hang the run: what still runs (the `always` stages,
+    /// which tell people the run failed) goes ahead, and the run ends failed.
     fn is_durable(&self, seq: u64) -> bool {
-        self.journal.as_deref().is_none_or(|j| j.synced() >= seq)
+        self.error.is_some() || self.journal.as_deref().is_none_or(|j| j.synced() >= seq)
     }
 
     /// Starts an fsync of everything written so far, unless one is running.
     fn start_sync(&mut self) {
         let Some(j) = self.journal.as_deref_mut() else { return };
-        if self.in_flight.is_some() || j.synced() >= j.written() {
+        if self.in_flight.is_some() || self.error.is_some() || j.synced() >= j.written() {
             return;
         }
         tracing::trace!(upto = j.written(), "journal fsync started");
@@ -175,7 +180,7 @@ pub async fn execute(pipeline: &Pipeline, dag: &Dag, runners: &dyn Runners, mut 
         run_id: opts.run.id.clone(),
         pipeline: pipeline.name.value.clone(),
         params: opts.params.clone(),
-        resumed: !opts.reuse.is_empty(),
+        resumed: opts.resumed,
         at: now_ms(),
     });
 
@@ -230,7 +235,7 @@ pub async fn execute(pipeline: &Pipeline, dag: &Dag, runners: &dyn Runners, mut 
                     Ok(true) => Decision::Run,
                     Ok(false) => {
                         progress.passes_block[i] = false;
-                        Decision::Skip("its `if` condition is false".into())
+                        Decision::Skip(crate::event::SKIPPED_BY_IF.into())
                     }
                     Err(e) => Decision::Fail(e),
                 },
