@@ -69,6 +69,13 @@ pub enum Command {
 
 pub fn run(cli: Cli) -> i32 {
     init_logging(cli.verbose, cli.log_format);
+    if !matches!(cli.command, Command::Run(_) | Command::Resume(_)) {
+        // Like other Unix tools: `slipway runs | head` ends quietly when head has
+        // read enough. A run ignores that signal instead: a reader that goes away
+        // must not stop a deploy halfway.
+        // SAFETY: restoring the default action of a signal, before any thread starts.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     match cli.command {
         Command::Validate(args) => validate::run(args),
         Command::Graph(args) => graph::run(args),

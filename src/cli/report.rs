@@ -53,7 +53,8 @@ pub async fn report(mut rx: mpsc::UnboundedReceiver<Event>, format: OutputFormat
             OutputFormat::Human if live => live_view(&mp, &mut bars, &event),
             OutputFormat::Human => {
                 if let Some(line) = line(&event) {
-                    println!("{line}");
+                    // A reader that went away loses the lines, never the run.
+                    let _ = writeln!(std::io::stdout().lock(), "{line}");
                 }
             }
         }
@@ -157,21 +158,23 @@ fn fmt_ms(ms: u64) -> String {
 }
 
 impl Summary {
+    /// On stderr; a closed stderr loses the table, never the run.
     pub fn print(&self, status: RunStatus, run_id: &str) {
         let width = self.order.iter().map(String::len).max().unwrap_or(5).max(5);
-        eprintln!("\n{:<width$}  {:<10} {:>8} {:>9}", "stage", "status", "attempts", "duration");
+        let mut text = format!("\n{:<width$}  {:<10} {:>8} {:>9}\n", "stage", "status", "attempts", "duration");
         for id in &self.order {
             if let Some((st, attempts, ms, reason)) = self.rows.get(id) {
                 let note = match (st, reason) {
                     (StageStatus::Succeeded, _) | (_, None) => String::new(),
                     (_, Some(r)) => format!("  {r}"),
                 };
-                eprintln!("{id:<width$}  {:<10} {attempts:>8} {:>9}{note}", st.as_str(), fmt_ms(*ms));
+                text.push_str(&format!("{id:<width$}  {:<10} {attempts:>8} {:>9}{note}\n", st.as_str(), fmt_ms(*ms)));
             }
         }
-        eprintln!("\nrun {run_id}: {}", status.as_str());
+        text.push_str(&format!("\nrun {run_id}: {}\n", status.as_str()));
         if matches!(status, RunStatus::Failed | RunStatus::Interrupted) {
-            eprintln!("continue it with: slipway resume {run_id}");
+            text.push_str(&format!("continue it with: slipway resume {run_id}\n"));
         }
+        let _ = std::io::stderr().write_all(text.as_bytes());
     }
 }

@@ -164,13 +164,15 @@ pub fn plan(args: PlanArgs) -> i32 {
         live.as_ref().map(|l| l as &dyn slipway_engine::runtime::Runners),
         &opts,
     ));
-    match args.format {
-        OutputFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({ "pipeline": pipeline.name.value, "stages": planned })).unwrap_or_default()
-        ),
-        OutputFormat::Human => print!("{}", plan_view::human(&pipeline.name.value, &planned)),
-    }
+    let text = match args.format {
+        OutputFormat::Json => {
+            let json = serde_json::json!({ "pipeline": pipeline.name.value, "stages": planned });
+            format!("{}\n", serde_json::to_string_pretty(&json).unwrap_or_default())
+        }
+        OutputFormat::Human => plan_view::human(&pipeline.name.value, &planned),
+    };
+    // A reader that went away (`| head`) is no error of the plan's.
+    let _ = std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes());
     if planned.iter().any(|p| p.error.is_some()) { exit::INVALID } else { exit::OK }
 }
 

@@ -261,6 +261,20 @@ fn on_a_terminal_a_live_view_then_a_summary() {
 }
 
 #[test]
+fn a_reader_that_goes_away_does_not_stop_the_run() {
+    use std::io::BufRead;
+    let sb = Sandbox::new("closed-stdout");
+    sb.write("p.yaml", "version: 1\nname: c\nstages:\n  chatty: { kind: shell, run: 'seq 1 50000' }\n  last: { kind: shell, needs: [chatty], run: 'touch last' }\n");
+    let mut child = sb.spawn(&["run", "p.yaml"]);
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap(); // then `head -1` goes away
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+    assert!(sb.path("last").exists(), "the run stopped when its reader went away");
+}
+
+#[test]
 fn the_run_says_whether_ci_or_a_person_started_it() {
     let sb = Sandbox::new("trigger");
     sb.write(
