@@ -154,7 +154,11 @@ pub fn line(e: &Event) -> Option<String> {
 }
 
 fn fmt_ms(ms: u64) -> String {
-    if ms < 1000 { format!("{ms}ms") } else { format!("{:.1}s", ms as f64 / 1000.0) }
+    match ms {
+        0..1000 => format!("{ms}ms"),
+        1000..60_000 => format!("{:.1}s", ms as f64 / 1000.0),
+        _ => humantime::format_duration(Duration::from_secs(ms / 1000)).to_string(),
+    }
 }
 
 impl Summary {

@@ -220,8 +220,18 @@ pub fn resume(args: ResumeArgs) -> i32 {
     };
     let checked = match load::valid_pipeline(Path::new(&meta.file)) {
         Ok(c) => c,
-        Err(code) => return code,
+        Err(code) => {
+            eprintln!("help: run {} was started from {}; a run can only be resumed from its pipeline file", meta.run_id, meta.file);
+            return code;
+        }
     };
+    let name = &checked.pipeline.as_ref().expect("valid pipelines decode").name.value;
+    if *name != meta.pipeline {
+        // The deploy lock is named after the pipeline: another name, another lock.
+        eprintln!("error: refusing to resume run {}: the pipeline was renamed from `{}` to `{name}`", meta.run_id, meta.pipeline);
+        eprintln!("help: start a new run with `slipway run {}`", meta.file);
+        return exit::INVALID;
+    }
     // Take the lock before reading what the run did: the run itself may still be
     // going, and what it records until it ends must not be repeated.
     let prepared = match prepare(&checked, &meta, x.wait_lock.as_deref(), state) {
@@ -332,7 +342,7 @@ fn prepare(checked: &Checked, meta: &RunMeta, wait_lock: Option<&str>, state: &P
     })?;
     let masker = Masker::new(secrets.values().map(String::as_str));
     let wait = wait_lock.map(humantime::parse_duration).transpose().map_err(|e| {
-        eprintln!("error: --wait-lock: {e}");
+        eprintln!("error: --wait-lock={}: not a duration ({e}): write it like 30s, 10m or 1h", wait_lock.unwrap_or_default());
         exit::USAGE
     })?;
     let lock_name = lock::lock_name(&pipeline.name.value, meta.params.get("environment").map(String::as_str));

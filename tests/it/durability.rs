@@ -229,6 +229,19 @@ fn a_journal_that_cannot_be_written_ends_the_run_instead_of_hanging_it() {
     assert!(sb.path("told").exists(), "the always stage did not run");
 }
 
+#[test]
+fn resume_refuses_a_renamed_pipeline() {
+    let sb = Sandbox::new("renamed");
+    let pipeline = "version: 1\nname: before\nstages:\n  a: { kind: shell, run: 'test -f ok' }\n";
+    sb.write("p.yaml", pipeline);
+    assert_eq!(sb.run(&["run", "p.yaml"]).status.code(), Some(1));
+    sb.write("p.yaml", &pipeline.replace("name: before", "name: after"));
+    let out = sb.run(&["resume", &sb.run_ids()[0]]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("renamed from `before` to `after`"));
+    assert!(!sb.path(".slipway/locks/after.lock").exists(), "it took the other name's lock");
+}
+
 const LOCKED: &str = "version: 1\nname: locked\nstages:\n  work: { kind: shell, run: 'echo $SLIPWAY_RUN_ID >> ran; sleep 1' }\n";
 
 #[test]

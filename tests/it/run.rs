@@ -210,6 +210,25 @@ fn unknown_and_missing_params_are_usage_errors() {
     let out = sb.run(&["run", "p.yaml", "--param", "versoin=1"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean `version`?"));
+    let out = sb.run(&["run", "p.yaml", "--param", "version=1", "--param", "version=2"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("param `version` is given twice (`1` and `2`)"));
+    let out = sb.run(&["run", "p.yaml", "--param", "version=1", "--wait-lock=soon"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("write it like 30s, 10m or 1h"));
+}
+
+#[test]
+fn output_files_that_are_not_text_are_named_as_such() {
+    let sb = Sandbox::new("binary-output");
+    sb.write(
+        "p.yaml",
+        "version: 1\nname: b\nstages:\n  a: { kind: shell, run: 'printf \"v=\\377\\n\" >> \"$SLIPWAY_OUTPUT\"', outputs: [v] }\n",
+    );
+    let out = sb.run(&["run", "p.yaml", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let reason = of(&events(&out.stdout), "stage_finished", "a")[0]["reason"].as_str().unwrap().to_owned();
+    assert!(reason.contains("not UTF-8 text (at byte 2)"), "{reason}");
 }
 
 #[test]
@@ -238,6 +257,10 @@ fn secrets_can_come_from_files() {
     assert_eq!(sb.read("used"), "from-a-file-s3cr3t\n", "the trailing newline of the file is not part of the secret");
     assert!(!String::from_utf8_lossy(&out.stdout).contains("s3cr3t"));
     assert!(of(&events(&out.stdout), "log", "use").iter().any(|e| e["line"] == "***"));
+    sb.write("token.txt", "\n");
+    let out = sb.run(&["run", "p.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("secret `T` is empty"), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[test]

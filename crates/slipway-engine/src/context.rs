@@ -57,6 +57,8 @@ pub enum ParamError {
     NotAChoice { name: String, value: String, choices: String },
     #[error("`{0}` is not `name=value`")]
     Malformed(String),
+    #[error("param `{0}` is given twice (`{1}` and `{2}`): pass it once")]
+    Repeated(String, String, String),
 }
 
 /// Merges `--param k=v` with the pipeline's declarations: defaults, required, choices.
@@ -70,7 +72,9 @@ pub fn resolve_params(pipeline: &Pipeline, given: &[String]) -> Result<BTreeMap<
                 .unwrap_or_default();
             return Err(ParamError::Unknown(k.to_owned(), hint));
         }
-        out.insert(k.to_owned(), v.to_owned());
+        if let Some(first) = out.insert(k.to_owned(), v.to_owned()) {
+            return Err(ParamError::Repeated(k.to_owned(), first, v.to_owned()));
+        }
     }
     for (name, decl) in &pipeline.params {
         if !out.contains_key(name.as_str()) {

@@ -437,7 +437,16 @@ fn decide(stage: &Stage, cancelled: bool, aborted: bool, failed_upstream: bool, 
 fn condition(stage: &Stage, renderer: &Renderer, context: &Value) -> Result<bool, String> {
     let Some(t) = &stage.common.r#if else { return Ok(true) };
     let text = renderer.render(&t.source, context).map_err(|e| format!("`if`: {e}"))?;
-    Ok(!matches!(text.trim(), "" | "false" | "0" | "null"))
+    Ok(truthy(&text))
+}
+
+/// A rendered condition is false when it is empty, a number equal to zero, or
+/// (in any case) `false`, `no`, `off`, `null` or `none`: what a param or a
+/// command's output says when it means no.
+fn truthy(text: &str) -> bool {
+    let t = text.trim().to_ascii_lowercase();
+    let zero = t.parse::<f64>().is_ok_and(|n| n == 0.0);
+    !(zero || matches!(t.as_str(), "" | "false" | "no" | "off" | "null" | "none"))
 }
 
 /// The template context of stage `node`: the run, and the facts of the stages it
@@ -734,6 +743,21 @@ fn placeholder_statuses(context: &mut Value, stages: &BTreeMap<String, StageFact
             if let Some(Value::Object(s)) = map.get_mut(id) {
                 s.insert("status".into(), Value::String(format!("<stages.{id}.status: known after run>")));
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::truthy;
+
+    #[test]
+    fn conditions_read_no_as_no() {
+        for no in ["", "  ", "false", "False", "FALSE", "no", "No", "off", "0", "0.0", "-0", " 0 ", "null", "None"] {
+            assert!(!truthy(no), "{no:?} should be false");
+        }
+        for yes in ["true", "yes", "1", "0.5", "production", "falsey", "x"] {
+            assert!(truthy(yes), "{yes:?} should be true");
         }
     }
 }

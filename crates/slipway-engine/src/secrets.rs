@@ -16,6 +16,8 @@ pub enum SecretError {
     MissingEnv { name: String, var: String },
     #[error("secret `{name}` cannot be read from `{path}`: {error}")]
     File { name: String, path: String, error: std::io::Error },
+    #[error("secret `{name}` is empty: `{path}` holds nothing")]
+    EmptyFile { name: String, path: String },
 }
 
 /// Reads every declared secret. The first missing one is an error naming it.
@@ -34,7 +36,11 @@ pub fn resolve(pipeline: &Pipeline, base_dir: &Path) -> Result<BTreeMap<String, 
                 path: path.display().to_string(),
                 error,
             })?;
-            text.trim_end_matches(['\n', '\r']).to_owned()
+            let value = text.trim_end_matches(['\n', '\r']);
+            if value.is_empty() {
+                return Err(SecretError::EmptyFile { name: name.value.clone(), path: path.display().to_string() });
+            }
+            value.to_owned()
         } else {
             continue; // validation guarantees one source
         };

@@ -102,7 +102,9 @@ pub fn classify(status: StatusCode, retry_after: Option<&str>, expected: &[u16],
     if ok {
         return Ok(());
     }
-    let snippet: String = masker.mask(body).chars().take(300).collect();
+    // One line, and nothing a terminal would act on (escape sequences, bells).
+    let flat = masker.mask(body).split_whitespace().collect::<Vec<_>>().join(" ");
+    let snippet: String = flat.chars().take(300).map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect();
     let message = format!("HTTP {status}{}", if snippet.trim().is_empty() { String::new() } else { format!(": {}", snippet.trim()) });
     if status == StatusCode::REQUEST_TIMEOUT || status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
         let wait = retry_after.and_then(|v| parse_retry_after(v, now_secs()));

@@ -78,7 +78,17 @@ pub async fn run_bash(env: &StageEnv<'_>, script: &str, vars: &[(String, String)
         None => None,
     }
     .unwrap_or_else(|| spawn(Command::new("bash").args(["-e", "-u", "-o", "pipefail", "-c", script]), vars, workdir))
-    .map_err(|e| StageError::permanent(format!("cannot start the command in {}: {e}", workdir.display())))?;
+    .map_err(|e| {
+        let mut message = format!("cannot start the command in {}: {e}", workdir.display());
+        if e.kind() == std::io::ErrorKind::InvalidInput && e.to_string().contains("nul byte") {
+            message = "the command or one of its `env` values holds a NUL byte, which no program can receive: remove it".into();
+        }
+        // Out of processes, file descriptors or memory for now: that passes.
+        match e.raw_os_error() {
+            Some(libc::EMFILE | libc::ENFILE | libc::EAGAIN | libc::ENOMEM) => StageError::transient(message),
+            _ => StageError::permanent(message),
+        }
+    })?;
     let mut guard = GroupGuard { pgid: child.id().map(|p| p as i32) };
     let out = child.stdout.take().map(|s| pump(env, "stdout", s));
     let err = child.stderr.take().map(|s| pump(env, "stderr", s));

@@ -74,12 +74,18 @@ impl Runner for Run {
             ]);
             let exit = run_bash(env, &script, &vars, &dir).await;
             // Written only if the command wrote outputs.
-            let written = match std::fs::read_to_string(&output_file) {
-                Ok(text) => {
+            let written = match std::fs::read(&output_file) {
+                Ok(bytes) => {
                     let _ = std::fs::remove_file(&output_file);
-                    text
+                    String::from_utf8(bytes).map_err(|e| {
+                        StageError::permanent(format!(
+                            "`$SLIPWAY_OUTPUT` holds bytes that are not UTF-8 text (at byte {}): encode binary values, e.g. with base64",
+                            e.utf8_error().valid_up_to()
+                        ))
+                    })
                 }
-                Err(_) => String::new(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+                Err(e) => Err(StageError::permanent(format!("cannot read `$SLIPWAY_OUTPUT` ({}): {e}", output_file.display()))),
             };
             match exit? {
                 Exit::Code(0) => {}
@@ -89,7 +95,7 @@ impl Runner for Run {
                 Exit::Code(code) => return Err(StageError::permanent(format!("command exited with status {code}"))),
                 Exit::Signal(sig) => return Err(StageError::permanent(format!("command was killed by signal {sig}"))),
             }
-            let values = parse_output_file(&written).map_err(StageError::permanent)?;
+            let values = parse_output_file(&written?).map_err(StageError::permanent)?;
             let mut outputs = Outputs::new();
             for name in &c.outputs {
                 match values.iter().rev().find(|(k, _)| k == name.as_str()) {

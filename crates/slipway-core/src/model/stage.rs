@@ -39,7 +39,7 @@ config_struct! {
         /// `success` (default), `failure` or `always`.
         #[serde(default)]
         pub when: When,
-        /// A Handlebars condition; the stage is skipped when it renders empty, `false` or `0`.
+        /// A Handlebars condition; the stage is skipped when it renders empty, zero, or `false`, `no`, `off`, `null`, `none` (any case).
         pub r#if: Option<Template>,
         pub retry: Option<Retry>,
         /// How long one attempt may take.
