@@ -164,6 +164,22 @@ fn http_400_is_not_retried() {
 }
 
 #[test]
+fn a_write_is_not_sent_on_to_where_a_redirect_points() {
+    let server = TestServer::start(vec![Reply::new(302, "").header("Location", "/elsewhere")]);
+    let sb = Sandbox::new("redirect");
+    sb.write("p.yaml", &http_pipeline(&server.url("/deploy"), ""));
+    let out = sb.run(&["run", "p.yaml", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let reason = of(&events(&out.stdout), "stage_finished", "call")[0]["reason"].as_str().unwrap().to_owned();
+    assert!(reason.contains("redirects POST to /elsewhere"), "{reason}");
+    let reqs = server.recorded();
+    assert_eq!(reqs.len(), 1, "the POST was followed: {:?}", reqs.iter().map(|r| (&r.method, &r.path)).collect::<Vec<_>>());
+    // Expected, a redirect is an answer like any other.
+    sb.write("p.yaml", &http_pipeline(&server.url("/deploy"), "    expect_status: [302]\n"));
+    assert_eq!(sb.run(&["run", "p.yaml"]).status.code(), Some(0));
+}
+
+#[test]
 fn a_timed_out_attempt_is_retried() {
     let sb = Sandbox::new("timeout");
     sb.write(

@@ -12,8 +12,11 @@ use slipway_engine::secrets::Masker;
 
 pub struct HttpCap {
     /// Built on first use: loading the system's root certificates costs
-    /// milliseconds that pipelines without HTTP stages should not pay.
-    client: std::sync::OnceLock<Option<reqwest::Client>>,
+    /// milliseconds that pipelines without HTTP stages should not pay. Reads
+    /// follow redirects; writes do not: a 301/302 would turn a POST into a
+    /// bodiless GET and report success for a write that never happened.
+    reads: std::sync::OnceLock<Option<reqwest::Client>>,
+    writes: std::sync::OnceLock<Option<reqwest::Client>>,
     read_only: bool,
 }
 
@@ -21,22 +24,25 @@ static TLS: Once = Once::new();
 
 impl HttpCap {
     pub fn new(read_only: bool) -> Self {
-        HttpCap { client: std::sync::OnceLock::new(), read_only }
+        HttpCap { reads: std::sync::OnceLock::new(), writes: std::sync::OnceLock::new(), read_only }
     }
 
-    fn client(&self) -> Option<&reqwest::Client> {
-        self.client
-            .get_or_init(|| {
-                TLS.call_once(|| {
-                    let _ = rustls::crypto::ring::default_provider().install_default();
-                });
-                reqwest::Client::builder()
-                    .user_agent(concat!("slipway/", env!("CARGO_PKG_VERSION")))
-                    .connect_timeout(Duration::from_secs(10))
-                    .build()
-                    .ok()
-            })
-            .as_ref()
+    fn client(&self, method: &Method) -> Option<&reqwest::Client> {
+        let read = *method == Method::GET || *method == Method::HEAD;
+        let (cell, redirects) =
+            if read { (&self.reads, reqwest::redirect::Policy::limited(10)) } else { (&self.writes, reqwest::redirect::Policy::none()) };
+        cell.get_or_init(|| {
+            TLS.call_once(|| {
+                let _ = rustls::crypto::ring::default_provider().install_default();
+            });
+            reqwest::Client::builder()
+                .user_agent(concat!("slipway/", env!("CARGO_PKG_VERSION")))
+                .connect_timeout(Duration::from_secs(10))
+                .redirect(redirects)
+                .build()
+                .ok()
+        })
+        .as_ref()
     }
 
     /// Sends a request; HTTP errors are not errors here (see [`classify`]),
@@ -51,7 +57,7 @@ impl HttpCap {
         if self.read_only && method != Method::GET && method != Method::HEAD {
             return Err(StageError::permanent(format!("refused {method} {url}: only GET and HEAD are allowed while planning")));
         }
-        let client = self.client().ok_or_else(|| StageError::permanent("the HTTP client could not be set up"))?;
+        let client = self.client(&method).ok_or_else(|| StageError::permanent("the HTTP client could not be set up"))?;
         let mut req = client.request(method, url);
         for (k, v) in headers {
             req = req.header(k, v);

@@ -78,18 +78,28 @@ impl Runner for Run {
             let c = config(env);
             let r = request(env, c)?;
             let method = Method::from_bytes(r.method.as_str().as_bytes()).unwrap_or(Method::GET);
+            let write = method != Method::GET && method != Method::HEAD;
             let exchange = async {
                 let response = self.http.send(method, &r.url, &r.headers, r.body.map(String::into_bytes)).await?;
                 let status = response.status();
-                let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
+                let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+                let (retry_after, location) = (header("retry-after"), header("location"));
                 let text = response.text().await.map_err(|e| StageError::transient(format!("reading the response of {}: {e}", r.url)))?;
-                Ok::<_, StageError>((status, retry_after, text))
+                Ok::<_, StageError>((status, retry_after, location, text))
             };
-            let (status, retry_after, text) = tokio::select! {
+            let (status, retry_after, location, text) = tokio::select! {
                 result = exchange => result?,
                 () = env.interrupted() => return Err(StageError::permanent("stopped: the run was interrupted")),
             };
             let expected: Vec<u16> = c.expect_status.iter().map(|s| s.0 as u16).collect();
+            if write && status.is_redirection() && !expected.contains(&status.as_u16()) {
+                return Err(StageError::permanent(format!(
+                    "HTTP {status}: {} redirects {} to {}; a write is not sent on to another address: put that URL in the stage",
+                    r.url,
+                    r.method.as_str(),
+                    location.as_deref().unwrap_or("(no Location header)")
+                )));
+            }
             classify(status, retry_after.as_deref(), &expected, &text, env.masker)?;
             let mut outputs = Outputs::new();
             outputs.insert("status".into(), Value::from(status.as_u16()));
