@@ -180,6 +180,23 @@ fn a_write_is_not_sent_on_to_where_a_redirect_points() {
 }
 
 #[test]
+fn a_stage_ends_with_its_command_not_with_what_it_left_in_the_background() {
+    let sb = Sandbox::new("background");
+    sb.write(
+        "p.yaml",
+        "version: 1\nname: bg\nstages:\n  start: { kind: shell, run: 'echo started; sleep 30 & echo $! > bg.pid', timeout: 20s }\n",
+    );
+    let t = std::time::Instant::now();
+    let out = sb.run(&["run", "p.yaml", "--format", "json"]);
+    let _ = std::process::Command::new("kill").arg(sb.read("bg.pid").trim()).status();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(t.elapsed() < std::time::Duration::from_secs(5), "the stage waited {:?} for its background process", t.elapsed());
+    let logs = of(&events(&out.stdout), "log", "start").iter().map(|e| e["line"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    assert_eq!(logs[0], "started");
+    assert!(logs[1].contains("still holds its output"), "{logs:?}");
+}
+
+#[test]
 fn a_timed_out_attempt_is_retried() {
     let sb = Sandbox::new("timeout");
     sb.write(

@@ -40,6 +40,9 @@ fn group_alive(pgid: i32) -> bool {
     unsafe { libc::kill(-pgid, 0) == 0 }
 }
 
+/// How long output may keep coming once the command has exited.
+const OUTPUT_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// How long a command may take to exit after SIGTERM before it gets SIGKILL.
 const TERM_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -107,7 +110,27 @@ pub async fn run_bash(env: &StageEnv<'_>, script: &str, vars: &[(String, String)
         )
     };
     let interrupted = env.interrupted();
-    let mut finished = std::pin::pin!(async { tokio::join!(child.wait(), drain).0 });
+    let mut finished = std::pin::pin!(async {
+        let mut drain = std::pin::pin!(drain);
+        let mut drained = false;
+        let status = loop {
+            tokio::select! {
+                status = child.wait() => break status,
+                _ = &mut drain, if !drained => drained = true,
+            }
+        };
+        // What the command wrote is in the pipes by now. Something it left running
+        // in the background may hold them open for hours: the stage ends with
+        // the command, not with that.
+        if !drained && tokio::time::timeout(OUTPUT_GRACE, &mut drain).await.is_err() {
+            env.log(
+                "stderr",
+                "slipway: the command exited, but a process it started still holds its output, which is no longer shown \
+                 (send a background process's output to a file: `cmd > cmd.log 2>&1 &`)",
+            );
+        }
+        status
+    });
     let status = tokio::select! {
         status = &mut finished => status,
         () = interrupted => {
