@@ -8,7 +8,7 @@ use slipway_core::Checked;
 use slipway_engine::context::{RunInfo, resolve_params};
 use slipway_engine::digest::digests;
 use slipway_engine::event::RunStatus;
-use slipway_engine::journal::{Journal, Replay, RunMeta, replay};
+use slipway_engine::journal::{Journal, Replay, RunMeta, replay_dir};
 use slipway_engine::lock::{self, Holder, LockError};
 use slipway_engine::runid::{new_run_id, now_secs, rfc3339};
 use slipway_engine::secrets::{Masker, resolve};
@@ -210,8 +210,8 @@ pub fn run(args: RunArgs) -> i32 {
 pub fn resume(args: ResumeArgs) -> i32 {
     let x = &args.exec;
     let state = &x.state.resolve(Path::new("."));
-    let meta = match Journal::reopen(state, &args.run_id, Masker::default()) {
-        Ok((_, meta, _)) => meta,
+    let meta = match Journal::meta(state, &args.run_id) {
+        Ok(meta) => meta,
         Err(e) => {
             eprintln!("error: cannot open run `{}` under {}: {e}", args.run_id, state.display());
             eprintln!("help: `slipway runs` lists the runs there");
@@ -238,14 +238,18 @@ pub fn resume(args: ResumeArgs) -> i32 {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let events = match slipway_engine::journal::read_events(&Journal::runs_dir(state).join(&meta.run_id)) {
-        Ok(e) => e,
+    let done = match replay_dir(&Journal::runs_dir(state).join(&meta.run_id)) {
+        Ok(done) => done,
         Err(e) => {
             eprintln!("error: cannot read the journal of run {}: {e}", meta.run_id);
+            eprintln!("help: without its journal a run cannot be resumed: start a new one with `slipway run {}`", meta.file);
             return exit::USAGE;
         }
     };
-    let done = replay(&events);
+    if done.unreadable_lines > 0 {
+        // A crash tears at most the last line; resume trusts what it can read.
+        eprintln!("warning: {} line(s) of the journal of run {} could not be read and are ignored", done.unreadable_lines, meta.run_id);
+    }
     let reuse = done.reusable(&checked.dag);
     if done.finished == Some(RunStatus::Succeeded) {
         eprintln!("run {} already succeeded: nothing to resume", meta.run_id);
@@ -385,7 +389,7 @@ fn execute(checked: &Checked, meta: RunMeta, resumed: Option<Resumed>, prepared:
     let stored = RunMeta { params, masked_params, ..meta.clone() };
     let resuming = resumed.is_some();
     let journal = if resuming {
-        Journal::reopen(state, &meta.run_id, masker.clone()).map(|(j, _, _)| j).and_then(|j| j.update_meta(&stored).map(|_| j))
+        Journal::reopen(state, &meta.run_id, masker.clone()).map(|(j, _)| j).and_then(|j| j.update_meta(&stored).map(|_| j))
     } else {
         Journal::create(state, &stored, masker.clone())
     };

@@ -197,6 +197,19 @@ fn a_stage_ends_with_its_command_not_with_what_it_left_in_the_background() {
 }
 
 #[test]
+fn a_very_long_line_is_shown_in_pieces_without_breaking_characters() {
+    let sb = Sandbox::new("long-line");
+    // 1 + 100,000 two-byte characters, no newline: pieces cannot all end on a character.
+    sb.write("p.yaml", "version: 1\nname: l\nstages:\n  a: { kind: shell, run: \"python3 -c 'import sys; sys.stdout.write(\\\"a\\\" + \\\"é\\\" * 100000)'\" }\n");
+    let out = sb.run(&["run", "p.yaml", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let pieces: Vec<String> = of(&events(&out.stdout), "log", "a").iter().map(|e| e["line"].as_str().unwrap().to_owned()).collect();
+    assert!(pieces.len() >= 4, "{} pieces", pieces.len());
+    assert!(pieces.iter().all(|p| p.len() <= 64 * 1024));
+    assert_eq!(pieces.concat(), format!("a{}", "é".repeat(100_000)));
+}
+
+#[test]
 fn a_timed_out_attempt_is_retried() {
     let sb = Sandbox::new("timeout");
     sb.write(

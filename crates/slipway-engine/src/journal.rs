@@ -63,18 +63,24 @@ impl Journal {
         Ok(Journal { dir, events, masker, pending: Vec::new(), written: 0, synced: 0 })
     }
 
-    /// Reopens a run's journal to continue it, with what it recorded so far.
-    pub fn reopen(state_dir: &Path, run_id: &str, masker: Masker) -> io::Result<(Self, RunMeta, Vec<Event>)> {
+    /// What run `run_id` was, from its `run.json`; nothing is opened for writing.
+    pub fn meta(state_dir: &Path, run_id: &str) -> io::Result<RunMeta> {
+        read_meta(&Self::runs_dir(state_dir).join(run_id))
+    }
+
+    /// Reopens a run's journal to continue it.
+    pub fn reopen(state_dir: &Path, run_id: &str, masker: Masker) -> io::Result<(Self, RunMeta)> {
         let dir = Self::runs_dir(state_dir).join(run_id);
         let meta = read_meta(&dir)?;
-        let events = read_events(&dir)?;
         let path = dir.join("events.jsonl");
-        let mut file = OpenOptions::new().append(true).open(&path)?;
+        let mut file = OpenOptions::new().read(true).append(true).open(&path).map_err(|e| named(&path, e))?;
         // A crash can leave a torn last line: start the next event on a line of its own.
-        if fs::read(&path)?.last().is_some_and(|b| *b != b'\n') {
+        let mut last = [0u8; 1];
+        let len = file.metadata()?.len();
+        if len > 0 && std::os::unix::fs::FileExt::read_at(&file, &mut last, len - 1)? == 1 && last[0] != b'\n' {
             file.write_all(b"\n")?;
         }
-        Ok((Journal { dir, events: file, masker, pending: Vec::new(), written: 0, synced: 0 }, meta, events))
+        Ok((Journal { dir, events: file, masker, pending: Vec::new(), written: 0, synced: 0 }, meta))
     }
 
     pub fn dir(&self) -> &Path {
@@ -162,15 +168,54 @@ fn write_meta(dir: &Path, meta: &RunMeta) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// An IO error that names its file.
+fn named(path: &Path, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+}
+
 fn read_meta(dir: &Path) -> io::Result<RunMeta> {
-    let text = fs::read_to_string(dir.join("run.json"))?;
-    serde_json::from_str(&text).map_err(io::Error::other)
+    let path = dir.join("run.json");
+    let text = fs::read_to_string(&path).map_err(|e| named(&path, e))?;
+    let meta: RunMeta = serde_json::from_str(&text).map_err(|e| named(&path, io::Error::new(io::ErrorKind::InvalidData, e)))?;
+    // A folder copied or renamed by hand would have one run write into another's journal.
+    if dir.file_name().is_some_and(|name| *name != *meta.run_id) {
+        let why = format!("it belongs to run {}, not to this folder's run", meta.run_id);
+        return Err(named(&path, io::Error::new(io::ErrorKind::InvalidData, why)));
+    }
+    Ok(meta)
 }
 
 /// Every complete event line; a line torn by a crash (even mid-character) is ignored.
 pub fn read_events(dir: &Path) -> io::Result<Vec<Event>> {
-    let bytes = fs::read(dir.join("events.jsonl"))?;
-    Ok(bytes.split(|b| *b == b'\n').filter_map(|line| serde_json::from_slice::<Event>(line).ok()).collect())
+    let mut out = Vec::new();
+    each_event(dir, |e| out.push(e))?;
+    Ok(out)
+}
+
+/// Reads the events file line by line (a journal can be large: a run's whole
+/// output is in it), calling `f` with each event; returns how many lines could
+/// not be read (a line torn by a crash, or damage).
+fn each_event(dir: &Path, mut f: impl FnMut(Event)) -> io::Result<usize> {
+    use std::io::BufRead;
+    let path = dir.join("events.jsonl");
+    let reader = io::BufReader::new(File::open(&path).map_err(|e| named(&path, e))?);
+    let mut unreadable = 0;
+    for line in reader.split(b'\n') {
+        let line = line?;
+        match serde_json::from_slice::<Event>(&line) {
+            Ok(event) => f(event),
+            Err(_) if line.iter().all(u8::is_ascii_whitespace) => {}
+            Err(_) => unreadable += 1,
+        }
+    }
+    Ok(unreadable)
+}
+
+/// What the journal in `dir` says happened, read as a stream.
+pub fn replay_dir(dir: &Path) -> io::Result<Replay> {
+    let mut r = Replay::default();
+    r.unreadable_lines = each_event(dir, |e| r.apply(&e))?;
+    Ok(r)
 }
 
 /// What the journal says happened, stage by stage.
@@ -187,13 +232,28 @@ pub struct Replay {
     pub masked_outputs: BTreeMap<String, Vec<String>>,
     /// Stages skipped by their own `if` (done, as far as what follows is concerned).
     pub skipped_by_if: std::collections::BTreeSet<String>,
+    /// When the run first started (ms since the epoch), from its first event.
+    pub started_ms: Option<u64>,
+    /// Lines of the events file that could not be read.
+    pub unreadable_lines: usize,
 }
 
 pub fn replay(events: &[Event]) -> Replay {
     let mut r = Replay::default();
     for e in events {
+        r.apply(e);
+    }
+    r
+}
+
+impl Replay {
+    fn apply(&mut self, e: &Event) {
+        let r = self;
         match e {
-            Event::RunStarted { .. } => r.finished = None,
+            Event::RunStarted { at, .. } => {
+                r.finished = None;
+                r.started_ms.get_or_insert(*at);
+            }
             Event::StageStarted { stage, .. } => {
                 r.statuses.insert(stage.clone(), StageStatus::Running);
             }
@@ -219,10 +279,7 @@ pub fn replay(events: &[Event]) -> Replay {
             _ => {}
         }
     }
-    r
-}
 
-impl Replay {
     /// What a resumed run reuses: the stages that succeeded and everything they
     /// depend on was reused too. A stage that ran after something upstream failed
     /// or was cancelled (`when: always`, `when: failure`) runs again, so that the
@@ -262,39 +319,47 @@ pub struct RunSummary {
 /// Every run under the state folder, newest first.
 pub fn list_runs(state_dir: &Path) -> Vec<RunSummary> {
     let Ok(entries) = fs::read_dir(Journal::runs_dir(state_dir)) else { return Vec::new() };
-    let mut runs: Vec<(u64, RunSummary)> = entries
-        .filter_map(Result::ok)
-        .filter_map(|e| {
-            let dir = e.path();
-            let meta = read_meta(&dir).ok()?;
-            let events = read_events(&dir).unwrap_or_default();
-            let r = replay(&events);
-            let status = match r.finished {
-                Some(s) => s.as_str().to_owned(),
-                None if crate::lock::pid_alive(meta.pid) && meta.host == crate::lock::hostname() => "running".to_owned(),
-                None => "crashed".to_owned(),
-            };
-            let done = r.statuses.values().filter(|s| **s == StageStatus::Succeeded).count();
-            // Run ids name the second only: the first event has the millisecond.
-            let started_ms = match events.first() {
-                Some(Event::RunStarted { at, .. }) => *at,
-                _ => 0,
-            };
-            Some((
-                started_ms,
-                RunSummary {
-                    run_id: meta.run_id,
-                    pipeline: meta.pipeline,
-                    status,
-                    started_at: meta.started_at,
-                    user: meta.user,
-                    stages: format!("{done}/{} succeeded", meta.digests.len()),
-                },
-            ))
-        })
-        .collect();
+    let mut runs: Vec<(u64, RunSummary)> = entries.filter_map(Result::ok).map(|e| summarize(&e.path())).collect();
     runs.sort_by(|(at_a, a), (at_b, b)| (at_b, &b.run_id).cmp(&(at_a, &a.run_id)));
     runs.into_iter().map(|(_, run)| run).collect()
+}
+
+/// One run's line, and when it started (ms); a damaged journal is listed as
+/// such, not left out.
+fn summarize(dir: &Path) -> (u64, RunSummary) {
+    let id = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let damaged = |why: String| RunSummary {
+        run_id: id.clone(),
+        pipeline: "?".into(),
+        status: "damaged".into(),
+        started_at: "?".into(),
+        user: "?".into(),
+        stages: why,
+    };
+    let meta = match read_meta(dir) {
+        Ok(meta) => meta,
+        Err(e) => return (0, damaged(e.to_string())),
+    };
+    let r = match replay_dir(dir) {
+        Ok(r) => r,
+        Err(e) => return (0, damaged(e.to_string())),
+    };
+    let status = match r.finished {
+        Some(s) => s.as_str().to_owned(),
+        None if crate::lock::pid_alive(meta.pid) && meta.host == crate::lock::hostname() => "running".to_owned(),
+        None => "crashed".to_owned(),
+    };
+    let done = r.statuses.values().filter(|s| **s == StageStatus::Succeeded).count();
+    let summary = RunSummary {
+        run_id: meta.run_id,
+        pipeline: meta.pipeline,
+        status,
+        started_at: meta.started_at,
+        user: meta.user,
+        stages: format!("{done}/{} succeeded", meta.digests.len()),
+    };
+    // Run ids name the second only: the first event has the millisecond.
+    (r.started_ms.unwrap_or(0), summary)
 }
 
 #[cfg(test)]
@@ -336,9 +401,9 @@ mod tests {
         j.flush().unwrap();
         let text = fs::read_to_string(j.dir().join("events.jsonl")).unwrap();
         assert!(!text.contains("hunter22") && text.contains("x-***-y"));
-        let (_, m, events) = Journal::reopen(&dir, "r1", Masker::default()).unwrap();
+        let (_, m) = Journal::reopen(&dir, "r1", Masker::default()).unwrap();
         assert_eq!(m.run_id, "r1");
-        assert_eq!(replay(&events).succeeded["a"].1, 2);
+        assert_eq!(replay_dir(j.dir()).unwrap().succeeded["a"].1, 2);
         let runs = list_runs(&dir);
         assert_eq!(runs[0].status, "crashed");
         fs::remove_dir_all(dir).unwrap();
@@ -353,11 +418,30 @@ mod tests {
         let mut f = OpenOptions::new().append(true).open(j.dir().join("events.jsonl")).unwrap();
         f.write_all(b"{\"event\":\"stage_finished\",\"reason\":\"caf\xc3").unwrap(); // cut inside a character
         drop(j);
-        let (mut j, _, events) = Journal::reopen(&dir, "r3", Masker::default()).unwrap();
-        assert_eq!(events.len(), 1);
+        assert_eq!(read_events(&dir.join("runs/r3")).unwrap().len(), 1);
+        let (mut j, _) = Journal::reopen(&dir, "r3", Masker::default()).unwrap();
         j.append(&Event::StageStarted { stage: "b".into(), at: 2 }).unwrap();
         j.flush().unwrap();
         assert_eq!(read_events(j.dir()).unwrap().len(), 2, "the event after a torn line was lost");
+        assert_eq!(replay_dir(j.dir()).unwrap().unreadable_lines, 1, "the torn line is counted");
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn damaged_journals_are_named_not_trusted_or_hidden() {
+        let dir = std::env::temp_dir().join(format!("slipway-damaged-{}", crate::runid::new_run_id()));
+        drop(Journal::create(&dir, &meta("r5"), Masker::default()).unwrap());
+        // A run folder copied by hand still holds the other run's run.json.
+        fs::create_dir_all(dir.join("runs/r6")).unwrap();
+        fs::copy(dir.join("runs/r5/run.json"), dir.join("runs/r6/run.json")).unwrap();
+        let e = Journal::meta(&dir, "r6").unwrap_err().to_string();
+        assert!(e.contains("r6/run.json") && e.contains("belongs to run r5"), "{e}");
+        // An empty run.json: named, and the run still listed.
+        fs::write(dir.join("runs/r5/run.json"), "").unwrap();
+        assert!(Journal::meta(&dir, "r5").unwrap_err().to_string().contains("r5/run.json"));
+        let runs = list_runs(&dir);
+        assert_eq!(runs.len(), 2);
+        assert!(runs.iter().all(|r| r.status == "damaged"), "{runs:?}");
         fs::remove_dir_all(dir).unwrap();
     }
 

@@ -54,6 +54,25 @@ pub(crate) fn http_effect(method: &str, url: String, headers: Vec<(String, Strin
     Effect::Http { method: method.to_owned(), url, headers, body }
 }
 
+/// The most of a response a stage keeps: it lives in memory, in the outputs and
+/// in the journal.
+const MAX_BODY: usize = 16 * 1024 * 1024;
+
+/// The response body as text (invalid UTF-8 replaced), up to [`MAX_BODY`].
+async fn read_body(mut response: reqwest::Response, url: &str) -> Result<String, StageError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| StageError::transient(format!("reading the response of {url}: {e}")))? {
+        if body.len() + chunk.len() > MAX_BODY {
+            return Err(StageError::permanent(format!(
+                "the response of {url} is larger than {} MiB, more than a stage keeps: ask the service for less",
+                MAX_BODY / (1024 * 1024)
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(String::from_utf8(body).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+}
+
 /// A JSON body as a plan shows it.
 pub(crate) fn pretty(v: &Value) -> Option<String> {
     serde_json::to_string_pretty(v).ok()
@@ -84,7 +103,7 @@ impl Runner for Run {
                 let status = response.status();
                 let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
                 let (retry_after, location) = (header("retry-after"), header("location"));
-                let text = response.text().await.map_err(|e| StageError::transient(format!("reading the response of {}: {e}", r.url)))?;
+                let text = read_body(response, &r.url).await?;
                 Ok::<_, StageError>((status, retry_after, location, text))
             };
             let (status, retry_after, location, text) = tokio::select! {

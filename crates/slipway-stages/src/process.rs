@@ -173,18 +173,32 @@ fn spawn(cmd: &mut Command, vars: &[(String, String)], workdir: &Path) -> std::i
 
 /// Forwards output line by line, reading to the end whatever the bytes are (a
 /// reader that stopped early would kill the command with SIGPIPE).
+/// A line longer than this is shown in pieces of this size: memory stays bounded
+/// whatever a command prints (a minified bundle, a binary on stdout).
+const MAX_LINE: usize = 64 * 1024;
+
 async fn pump(env: &StageEnv<'_>, stream: &str, source: impl AsyncRead + Unpin) {
+    use tokio::io::AsyncReadExt;
     let mut reader = BufReader::new(source);
     let mut line = Vec::new();
     loop {
-        line.clear();
-        match reader.read_until(b'\n', &mut line).await {
+        // A piece cut from a long line may end inside a character: that tail is
+        // kept for the next piece.
+        let carried = line.len();
+        match (&mut reader).take((MAX_LINE - carried) as u64).read_until(b'\n', &mut line).await {
             Ok(0) | Err(_) => break,
-            Ok(_) => {
-                let text = String::from_utf8_lossy(&line);
-                env.log(stream, text.trim_end_matches(['\n', '\r']));
-            }
+            Ok(_) => {}
         }
+        let keep = match std::str::from_utf8(&line) {
+            Err(e) if e.error_len().is_none() && !line.ends_with(b"\n") && e.valid_up_to() > 0 => line.len() - e.valid_up_to(),
+            _ => 0,
+        };
+        let text = String::from_utf8_lossy(&line[..line.len() - keep]);
+        env.log(stream, text.trim_end_matches(['\n', '\r']));
+        line.drain(..line.len() - keep);
+    }
+    if !line.is_empty() {
+        env.log(stream, &String::from_utf8_lossy(&line));
     }
 }
 
