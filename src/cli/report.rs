@@ -124,7 +124,7 @@ pub fn line(e: &Event) -> Option<String> {
         }
         Event::StageStarted { stage, .. } => format!("▶ {stage}"),
         Event::AttemptStarted { stage, attempt, .. } if *attempt > 1 => format!("↻ {stage}: attempt {attempt}"),
-        Event::AttemptStarted { .. } => return None,
+        Event::AttemptStarted { .. } | Event::CommandStarted { .. } => return None,
         Event::AttemptFailed { stage, attempt, error, retry_in_ms: Some(ms), .. } => {
             format!("! {stage}: attempt {attempt} failed: {error} (retrying in {})", fmt_ms(*ms))
         }

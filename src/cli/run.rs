@@ -246,6 +246,17 @@ pub fn resume(args: ResumeArgs) -> i32 {
             return exit::USAGE;
         }
     };
+    let still_running = done.commands_still_running();
+    if !still_running.is_empty() {
+        // The run died, its commands did not: running them again now would run them twice at once.
+        eprintln!("error: run {} ended while these commands ran, and they still run:", meta.run_id);
+        for (stage, pgid) in &still_running {
+            eprintln!("  - stage `{stage}`: process group {pgid}");
+        }
+        let kill: Vec<String> = still_running.iter().map(|(_, pgid)| format!("-{pgid}")).collect();
+        eprintln!("help: wait for them to end, or stop them with `kill -TERM {}`; then resume again", kill.join(" "));
+        return exit::LOCKED;
+    }
     if done.unreadable_lines > 0 {
         // A crash tears at most the last line; resume trusts what it can read.
         eprintln!("warning: {} line(s) of the journal of run {} could not be read and are ignored", done.unreadable_lines, meta.run_id);

@@ -121,7 +121,7 @@ fn after_kill_9_resume_runs_no_succeeded_stage_again() {
     let id = sb.run_ids()[0].clone();
     let runs = String::from_utf8_lossy(&sb.run(&["runs"]).stdout).into_owned();
     assert!(runs.contains(&id) && runs.contains("crashed"), "{runs}");
-    let out = sb.run(&["resume", &id]);
+    let out = resume_once_the_crashed_commands_end(&sb, &id);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("stale deploy lock"), "{stderr}");
@@ -129,6 +129,44 @@ fn after_kill_9_resume_runs_no_succeeded_stage_again() {
     assert_eq!(sb.read("count_b"), "b\n", "b ran again");
     assert_eq!(sb.read("count_slow"), "s\n");
     assert_eq!(sb.read("count_c"), "from-b\n", "b's recorded output did not reach c");
+}
+
+/// `slipway resume`, again while the crashed run's commands still end (exit
+/// 75); the last attempt, with what every attempt wrote to stderr.
+fn resume_once_the_crashed_commands_end(sb: &Sandbox, id: &str) -> std::process::Output {
+    let started = Instant::now();
+    let mut stderr = Vec::new();
+    loop {
+        let mut out = sb.run(&["resume", id]);
+        stderr.append(&mut out.stderr);
+        if out.status.code() != Some(75) || started.elapsed() > Duration::from_secs(10) {
+            out.stderr = stderr;
+            return out;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn resume_waits_until_the_crashed_runs_commands_are_gone() {
+    let sb = Sandbox::new("orphans");
+    sb.write("p.yaml", "version: 1\nname: o\nstages:\n  b: { kind: shell, run: 'echo started >> b.log; sleep 2; echo b >> k.count' }\n");
+    let child = sb.spawn(&["run", "p.yaml"]);
+    wait_for(&sb.path("b.log"), "the stage to start");
+    signal(child.id(), "-KILL");
+    let _ = child.wait_with_output();
+    let id = sb.run_ids()[0].clone();
+    // The run is gone, its command is not: running it again now would run it twice at once.
+    let out = sb.run(&["resume", &id]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(75), "{stderr}");
+    assert!(stderr.contains("stage `b`: process group") && stderr.contains("kill -TERM -"), "{stderr}");
+    assert!(!sb.path("k.count").exists());
+    let out = resume_once_the_crashed_commands_end(&sb, &id);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    // One after the other: the first copy had ended when the second started.
+    assert_eq!(sb.read("b.log"), "started\nstarted\n");
+    assert_eq!(sb.read("k.count"), "b\nb\n");
 }
 
 #[test]

@@ -89,6 +89,14 @@ pub enum Event {
         line: String,
         at: u64,
     },
+    /// A stage started a command in process group `pgid` (on the machine whose
+    /// boot is `boot_id`): a resume checks that nothing of it still runs.
+    CommandStarted {
+        stage: String,
+        pgid: u32,
+        boot_id: String,
+        at: u64,
+    },
     StageFinished {
         stage: String,
         status: StageStatus,
@@ -123,6 +131,7 @@ impl Event {
             | Event::AttemptStarted { stage, .. }
             | Event::AttemptFailed { stage, .. }
             | Event::Log { stage, .. }
+            | Event::CommandStarted { stage, .. }
             | Event::StageFinished { stage, .. }
             | Event::StageReused { stage, .. } => Some(stage),
             Event::RunStarted { .. } | Event::RunFinished { .. } => None,
@@ -153,7 +162,11 @@ impl Event {
                     *r = m.mask(r);
                 }
             }
-            Event::StageStarted { .. } | Event::AttemptStarted { .. } | Event::StageReused { .. } | Event::RunFinished { .. } => {}
+            Event::StageStarted { .. }
+            | Event::AttemptStarted { .. }
+            | Event::CommandStarted { .. }
+            | Event::StageReused { .. }
+            | Event::RunFinished { .. } => {}
         }
         e
     }

@@ -236,6 +236,9 @@ pub struct Replay {
     pub started_ms: Option<u64>,
     /// Lines of the events file that could not be read.
     pub unreadable_lines: usize,
+    /// Commands started by stages that never finished (the run crashed): stage,
+    /// process group, boot.
+    pub unfinished_commands: BTreeMap<String, (u32, String)>,
 }
 
 pub fn replay(events: &[Event]) -> Replay {
@@ -247,6 +250,17 @@ pub fn replay(events: &[Event]) -> Replay {
 }
 
 impl Replay {
+    /// Commands of stages that never finished and still run on this machine:
+    /// (stage, process group).
+    pub fn commands_still_running(&self) -> Vec<(String, u32)> {
+        let boot = crate::lock::boot_id();
+        self.unfinished_commands
+            .iter()
+            .filter(|(_, (pgid, b))| *b == boot && crate::lock::group_alive(*pgid))
+            .map(|(stage, (pgid, _))| (stage.clone(), *pgid))
+            .collect()
+    }
+
     fn apply(&mut self, e: &Event) {
         let r = self;
         match e {
@@ -257,7 +271,11 @@ impl Replay {
             Event::StageStarted { stage, .. } => {
                 r.statuses.insert(stage.clone(), StageStatus::Running);
             }
+            Event::CommandStarted { stage, pgid, boot_id, .. } => {
+                r.unfinished_commands.insert(stage.clone(), (*pgid, boot_id.clone()));
+            }
             Event::StageFinished { stage, status, outputs, attempts, masked, reason, .. } => {
+                r.unfinished_commands.remove(stage);
                 r.statuses.insert(stage.clone(), *status);
                 if *status == StageStatus::Skipped && reason.as_deref() == Some(crate::event::SKIPPED_BY_IF) {
                     r.skipped_by_if.insert(stage.clone());

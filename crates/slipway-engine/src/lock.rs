@@ -266,6 +266,21 @@ pub fn pid_alive(pid: u32) -> bool {
     rc == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
+/// This boot of this machine: process ids from another boot mean nothing now.
+pub fn boot_id() -> String {
+    fs::read_to_string("/proc/sys/kernel/random/boot_id").map(|b| b.trim().to_owned()).unwrap_or_default()
+}
+
+/// Whether any process of group `pgid` exists.
+pub fn group_alive(pgid: u32) -> bool {
+    if pgid == 0 || pgid > i32::MAX as u32 {
+        return false;
+    }
+    // SAFETY: signal 0 only checks whether the group has members.
+    let rc = unsafe { libc::kill(-(pgid as i32), 0) };
+    rc == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
 pub fn hostname() -> String {
     fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_owned()).unwrap_or_else(|_| "localhost".into())
 }

@@ -205,6 +205,14 @@ impl StageEnv<'_> {
         }
     }
 
+    /// Records that the stage's command runs in process group `pgid`.
+    pub fn command_started(&self, pgid: u32) {
+        if let Some(tx) = self.events {
+            let _ =
+                tx.send(Event::CommandStarted { stage: self.stage.id.value.clone(), pgid, boot_id: crate::lock::boot_id(), at: now_ms() });
+        }
+    }
+
     pub fn is_cancelled(&self) -> bool {
         *self.cancel.borrow()
     }

@@ -93,6 +93,9 @@ pub async fn run_bash(env: &StageEnv<'_>, script: &str, vars: &[(String, String)
         }
     })?;
     let mut guard = GroupGuard { pgid: child.id().map(|p| p as i32) };
+    if let Some(pid) = child.id() {
+        env.command_started(pid);
+    }
     let out = child.stdout.take().map(|s| pump(env, "stdout", s));
     let err = child.stderr.take().map(|s| pump(env, "stderr", s));
     let drain = async {
