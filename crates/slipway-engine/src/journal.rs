@@ -96,7 +96,12 @@ impl Journal {
     /// reaches its number. The scheduler starts no stage before the records of
     /// the stages it depends on are durable (group commit, pipelined with runs).
     pub fn append(&mut self, event: &Event) -> io::Result<u64> {
-        serde_json::to_writer(&mut self.pending, &event.masked(&self.masker)).map_err(io::Error::other)?;
+        let written = if self.masker.is_empty() {
+            serde_json::to_writer(&mut self.pending, event)
+        } else {
+            serde_json::to_writer(&mut self.pending, &event.masked(&self.masker))
+        };
+        written.map_err(io::Error::other)?;
         self.pending.push(b'\n');
         if self.pending.len() >= FLUSH_AT {
             self.flush()?;

@@ -268,7 +268,8 @@ pub fn pid_alive(pid: u32) -> bool {
 
 /// This boot of this machine: process ids from another boot mean nothing now.
 pub fn boot_id() -> String {
-    fs::read_to_string("/proc/sys/kernel/random/boot_id").map(|b| b.trim().to_owned()).unwrap_or_default()
+    static BOOT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BOOT.get_or_init(|| fs::read_to_string("/proc/sys/kernel/random/boot_id").map(|b| b.trim().to_owned()).unwrap_or_default()).clone()
 }
 
 /// Whether any process of group `pgid` exists.
