@@ -34,12 +34,6 @@ fn signal_group(pgid: i32, signal: i32) {
     unsafe { libc::kill(-pgid, signal) };
 }
 
-/// Whether any process of the group is still alive.
-fn group_alive(pgid: i32) -> bool {
-    // SAFETY: signal 0 only checks for existence.
-    unsafe { libc::kill(-pgid, 0) == 0 }
-}
-
 /// How long output may keep coming once the command has exited.
 const OUTPUT_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
 
@@ -144,7 +138,7 @@ pub async fn run_bash(env: &StageEnv<'_>, script: &str, vars: &[(String, String)
                 if tokio::time::timeout(TERM_GRACE, &mut finished).await.is_err() {
                     signal_group(pgid, libc::SIGKILL);
                 }
-                while group_alive(pgid) {
+                while slipway_engine::lock::group_alive(pgid as u32) {
                     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
                 }
             }
@@ -174,12 +168,12 @@ fn spawn(cmd: &mut Command, vars: &[(String, String)], workdir: &Path) -> std::i
         .spawn()
 }
 
-/// Forwards output line by line, reading to the end whatever the bytes are (a
-/// reader that stopped early would kill the command with SIGPIPE).
 /// A line longer than this is shown in pieces of this size: memory stays bounded
 /// whatever a command prints (a minified bundle, a binary on stdout).
 const MAX_LINE: usize = 64 * 1024;
 
+/// Forwards output line by line, reading to the end whatever the bytes are (a
+/// reader that stopped early would kill the command with SIGPIPE).
 async fn pump(env: &StageEnv<'_>, stream: &str, source: impl AsyncRead + Unpin) {
     use tokio::io::AsyncReadExt;
     let mut reader = BufReader::new(source);
