@@ -78,48 +78,60 @@ fn text(v: &Value) -> String {
     }
 }
 
-fn param<'a>(h: &'a Helper<'_>, i: usize, name: &'static str) -> Result<&'a Value, RenderErrorReason> {
-    h.param(i).map(|p| p.value()).ok_or(RenderErrorReason::ParamNotFoundForIndex(name, i))
+/// Argument `i` of a helper. In strict mode a variable that has no value is an
+/// error here too, as it is in `{{ x }}`: a typo in `{{ shell_quote this.versoin }}`
+/// must fail the stage, not pass an empty word to the command.
+fn param<'a>(h: &'a Helper<'_>, strict: bool, i: usize, name: &'static str) -> Result<&'a Value, RenderErrorReason> {
+    let p = h.param(i).ok_or(RenderErrorReason::ParamNotFoundForIndex(name, i))?;
+    if strict && p.is_value_missing() {
+        return Err(RenderErrorReason::MissingVariable(p.relative_path().cloned()));
+    }
+    Ok(p.value())
 }
 
-type HelperFn = fn(&Helper<'_>) -> Result<String, RenderErrorReason>;
+/// A helper's body: its arguments, and whether the registry is strict.
+type HelperFn = fn(&Helper<'_>, bool) -> Result<String, RenderErrorReason>;
 
 macro_rules! helper {
     ($name:ident, $body:expr) => {
-        fn $name(h: &Helper<'_>, _: &Handlebars<'_>, _: &Context, _: &mut RenderContext<'_, '_>, out: &mut dyn Output) -> HelperResult {
+        fn $name(h: &Helper<'_>, hb: &Handlebars<'_>, _: &Context, _: &mut RenderContext<'_, '_>, out: &mut dyn Output) -> HelperResult {
             let f: HelperFn = $body;
-            out.write(&f(h)?)?;
+            out.write(&f(h, hb.strict_mode())?)?;
             Ok(())
         }
     };
 }
 
-helper!(json, |h| Ok(serde_json::to_string(param(h, 0, "json")?).unwrap_or_default()));
-helper!(shell_quote_helper, |h| Ok(shell_quote(&text(param(h, 0, "shell_quote")?))));
-helper!(default, |h| {
+helper!(json, |h, s| Ok(serde_json::to_string(param(h, s, 0, "json")?).unwrap_or_default()));
+helper!(shell_quote_helper, |h, s| Ok(shell_quote(&text(param(h, s, 0, "shell_quote")?))));
+helper!(default, |h, s| {
     let v = h.param(0).map(|p| p.value()).unwrap_or(&Value::Null);
     let empty = matches!(v, Value::Null) || v.as_str() == Some("");
-    Ok(if empty { text(param(h, 1, "default")?) } else { text(v) })
+    Ok(if empty { text(param(h, s, 1, "default")?) } else { text(v) })
 });
-helper!(join, |h| {
-    let sep = h.param(1).map(|p| text(p.value())).unwrap_or_else(|| ", ".into());
-    Ok(match param(h, 0, "join")? {
+helper!(join, |h, s| {
+    let sep = if h.param(1).is_some() { text(param(h, s, 1, "join")?) } else { ", ".into() };
+    Ok(match param(h, s, 0, "join")? {
         Value::Array(items) => items.iter().map(text).collect::<Vec<_>>().join(&sep),
         other => text(other),
     })
 });
-helper!(truncate, |h| {
-    let s = text(param(h, 0, "truncate")?);
-    let n = param(h, 1, "truncate")?.as_u64().unwrap_or(u64::MAX) as usize;
+helper!(truncate, |h, strict| {
+    let s = text(param(h, strict, 0, "truncate")?);
+    let n = match param(h, strict, 1, "truncate")? {
+        Value::String(n) => n.trim().parse::<u64>().ok(),
+        other => other.as_u64(),
+    }
+    .ok_or(RenderErrorReason::InvalidParamType("truncate: a number of characters"))? as usize;
     Ok(if s.chars().count() > n { s.chars().take(n.saturating_sub(1)).chain(std::iter::once('…')).collect() } else { s })
 });
-helper!(upper, |h| Ok(text(param(h, 0, "upper")?).to_uppercase()));
-helper!(lower, |h| Ok(text(param(h, 0, "lower")?).to_lowercase()));
-helper!(trim, |h| Ok(text(param(h, 0, "trim")?).trim().to_owned()));
-helper!(replace, |h| Ok(text(param(h, 0, "replace")?).replace(&text(param(h, 1, "replace")?), &text(param(h, 2, "replace")?))));
-helper!(abbrev, |h| Ok(text(param(h, 0, "abbrev")?).chars().take(7).collect()));
-helper!(concat, |h| Ok(h.params().iter().map(|p| text(p.value())).collect()));
-helper!(url_encode, |h| Ok(crate::secrets::url_encode(&text(param(h, 0, "url_encode")?))));
+helper!(upper, |h, s| Ok(text(param(h, s, 0, "upper")?).to_uppercase()));
+helper!(lower, |h, s| Ok(text(param(h, s, 0, "lower")?).to_lowercase()));
+helper!(trim, |h, s| Ok(text(param(h, s, 0, "trim")?).trim().to_owned()));
+helper!(replace, |h, s| Ok(text(param(h, s, 0, "replace")?).replace(&text(param(h, s, 1, "replace")?), &text(param(h, s, 2, "replace")?))));
+helper!(abbrev, |h, s| Ok(text(param(h, s, 0, "abbrev")?).chars().take(7).collect()));
+helper!(concat, |h, s| (0..h.params().len()).map(|i| param(h, s, i, "concat").map(text)).collect());
+helper!(url_encode, |h, s| Ok(crate::secrets::url_encode(&text(param(h, s, 0, "url_encode")?))));
 
 #[cfg(test)]
 mod tests {
@@ -155,6 +167,25 @@ mod tests {
     #[test]
     fn html_is_not_escaped() {
         assert_eq!(render("{{ x }}", json!({"x": "<a & 'b'>"})).unwrap(), "<a & 'b'>");
+    }
+
+    #[test]
+    fn a_missing_value_inside_a_helper_fails_as_it_does_alone() {
+        let cx = json!({ "release": { "version": "1.2" }, "items": [{ "sha": "abc" }] });
+        for t in [
+            "{{ shell_quote release.versoin }}",
+            "{{ upper release.nope }}",
+            "{{ join release.nope }}",
+            "{{ concat \"a\" release.nope }}",
+            "{{#each items}}{{ shell_quote this.shaa }}{{/each}}",
+        ] {
+            let e = render(t, cx.clone()).unwrap_err();
+            assert!(e.contains("which has no value"), "{t}: {e}");
+        }
+        // `default` is there for values that may be missing; lenient rendering (plans) allows them
+        assert_eq!(render("{{ default release.nope \"none\" }}", cx.clone()).unwrap(), "none");
+        assert_eq!(Renderer::new().render_lenient("{{ upper release.nope }}", &cx).unwrap(), "");
+        assert_eq!(render("{{ truncate \"abcdef\" \"4\" }}", cx.clone()).unwrap(), "abc…");
     }
 
     #[test]
