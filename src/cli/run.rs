@@ -250,11 +250,7 @@ pub fn resume(args: ResumeArgs) -> i32 {
     if !still_running.is_empty() {
         // The run died, its commands did not: running them again now would run them twice at once.
         eprintln!("error: run {} ended while these commands ran, and they still run:", meta.run_id);
-        for (stage, pgid) in &still_running {
-            eprintln!("  - stage `{stage}`: process group {pgid}");
-        }
-        let kill: Vec<String> = still_running.iter().map(|(_, pgid)| format!("-{pgid}")).collect();
-        eprintln!("help: wait for them to end, or stop them with `kill -TERM {}`; then resume again", kill.join(" "));
+        say_commands_left(&still_running);
         return exit::LOCKED;
     }
     if done.unreadable_lines > 0 {
@@ -324,6 +320,15 @@ fn changes_affecting_rest(
     out
 }
 
+/// Names the commands a dead run left running, and what to do about them.
+fn say_commands_left(left: &[(String, u32)]) {
+    for (stage, pgid) in left {
+        eprintln!("  - stage `{stage}`: process group {pgid}");
+    }
+    let kill: Vec<String> = left.iter().map(|(_, pgid)| format!("-{pgid}")).collect();
+    eprintln!("help: wait for them to end, or stop them with `kill -TERM {}`; then try again", kill.join(" "));
+}
+
 /// What a resumed run takes from the journal.
 struct Resumed {
     /// Stages that succeeded, with nothing upstream to run again: their outputs.
@@ -385,6 +390,15 @@ fn prepare(checked: &Checked, meta: &RunMeta, wait_lock: Option<&str>, state: &P
         }
     };
     if let Some(stale) = &lock.took_over {
+        // Its process is gone; what it started may not be: a deploy command of the
+        // dead run can still be going. Nothing starts beside it.
+        let left = replay_dir(&Journal::runs_dir(state).join(&stale.run_id)).map(|r| r.commands_still_running()).unwrap_or_default();
+        if !left.is_empty() {
+            eprintln!("error: deploy lock `{lock_name}` was held by {stale}, which is gone, but its commands still run:");
+            say_commands_left(&left);
+            lock.put_back();
+            return Err(exit::LOCKED);
+        }
         eprintln!("warning: took over the stale deploy lock `{lock_name}` of {stale}: that process is gone");
     }
     Ok(Prepared { secrets, masker, lock })

@@ -161,6 +161,11 @@ fn resume_waits_until_the_crashed_runs_commands_are_gone() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(75), "{stderr}");
     assert!(stderr.contains("stage `b`: process group") && stderr.contains("kill -TERM -"), "{stderr}");
+    // Nor does a new run start beside it, though the lock's holder is gone.
+    let out = sb.run(&["run", "p.yaml"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(75), "{stderr}");
+    assert!(stderr.contains("which is gone, but its commands still run"), "{stderr}");
     assert!(!sb.path("k.count").exists());
     let out = resume_once_the_crashed_commands_end(&sb, &id);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));

@@ -244,6 +244,11 @@ fn the_local_demo_runs_end_to_end() {
     assert_eq!(out.status.code(), Some(0), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert_eq!(std::fs::read_to_string(work.join("current/app.txt")).unwrap(), "demo 9.9.9\n");
     assert!(String::from_utf8_lossy(&out.stdout).contains("deploy of 9.9.9 finished: succeeded"));
+    // When the build fails, the server is still (not) stopped and the report still goes out.
+    let out = sb.run(&["run", demo.to_str().unwrap(), "--state-dir", state.to_str().unwrap(), "--param", "workdir=/proc/nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("✓ stop_server succeeded") && stdout.contains("finished: skipped"), "{stdout}");
 }
 
 #[test]

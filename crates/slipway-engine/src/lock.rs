@@ -152,6 +152,18 @@ pub fn current_holder(state_dir: &Path, name: &str) -> Option<Holder> {
     }
 }
 
+impl DeployLock {
+    /// Lets go without taking over: the stale record is written back, so the
+    /// next taker finds the lock as this one did.
+    pub fn put_back(mut self) {
+        if let Some(stale) = self.took_over.take() {
+            let _ = write_holder(&mut self.file, &stale);
+            let _ = self.file.unlock();
+            std::mem::forget(self); // the file closes; Drop would empty the record
+        }
+    }
+}
+
 impl Drop for DeployLock {
     /// Releases the lock: the record is emptied (an empty record under a free
     /// lock means "released"; a record under a free lock means its holder died).
