@@ -92,6 +92,27 @@ fn conditions_on_what_only_the_run_knows_are_not_guessed() {
 }
 
 #[test]
+fn live_reads_read_only_what_a_run_would_read() {
+    let server = TestServer::start(vec![Reply::new(200, "{\"v\": \"x\"}")]);
+    let url = server.url("/read");
+    let sb = Sandbox::new("plan-live-only");
+    sb.write(
+        "p.yaml",
+        &format!(
+            "version: 1\nname: l\nstages:\n  build: {{ kind: shell, run: 'true', outputs: [id] }}\n  plain: {{ kind: http, url: '{url}' }}\n  later: {{ kind: http, url: '{url}/{{{{ stages.build.outputs.id }}}}' }}\n  skipped: {{ kind: http, url: '{url}', if: 'no' }}\n  rollback: {{ kind: http, url: '{url}', needs: [plain], when: failure }}\n"
+        ),
+    );
+    let out = sb.run(&["plan", "--live-reads", "p.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let paths: Vec<String> = server.recorded().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(paths, ["/read"], "only `plain` is read: not a URL made of placeholders, a skipped stage or a failure branch");
+    // The README's demo: its probe reads the port the server stage picks.
+    let demo = root().join("pipelines/local-demo.yaml");
+    let out = sb.run(&["plan", "--live-reads", demo.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}
+
+#[test]
 fn live_reads_plan_kinds_this_version_cannot_run() {
     let sb = Sandbox::new("plan-live-changelog");
     sb.write("p.yaml", "version: 1\nname: cl\nstages:\n  changes: { kind: changelog, from: abc1234, to: def5678, git: { path: . } }\n");

@@ -687,7 +687,14 @@ pub async fn plan(
             events: None,
             cancel: opts.cancel.clone(),
         };
-        let live = live_reads.filter(|r| stage.config.spec().read_only() && r.can_run(stage.kind.value));
+        // Read for real only what a run would read, as a run would: a read-only
+        // kind this version runs, that is not left to a failure, whose condition
+        // is known to hold and whose fields read nothing only the run will know.
+        let would_run = stage.common.when != When::Failure
+            && !decided_at_run
+            && condition.as_deref().is_none_or(truthy)
+            && !reads_unknowns_anywhere(stage, &live_done);
+        let live = live_reads.filter(|r| would_run && stage.config.spec().read_only() && r.can_run(stage.kind.value));
         let mut planned = PlannedStage {
             id: id.clone(),
             kind: stage.kind.value.as_str().to_owned(),
@@ -734,6 +741,14 @@ fn reads_unknowns(source: &str, live: &std::collections::BTreeSet<String>) -> bo
             _ => false,
         }
     })
+}
+
+/// Whether any field of the stage reads what a plan cannot know.
+fn reads_unknowns_anywhere(stage: &Stage, live: &std::collections::BTreeSet<String>) -> bool {
+    use slipway_core::template::Templates;
+    let mut fields = Vec::new();
+    stage.config.each_template(&mut fields);
+    fields.iter().any(|f| reads_unknowns(f.source, live))
 }
 
 /// In a plan, a stage's status is not known yet: say so instead of guessing.
