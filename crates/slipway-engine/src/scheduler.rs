@@ -213,12 +213,13 @@ pub async fn execute(pipeline: &Pipeline, dag: &Dag, runners: &dyn Runners, mut 
             // stage whose result cannot be recorded would run again on resume.
             let cancelled = *opts.cancel.borrow() || rec.error.is_some();
             let aborted = *opts.abort.borrow();
+            // How the run stands so far: what an `always` stage at the end reports.
             let run_status = if cancelled {
                 "cancelled"
             } else if any_failed {
                 "failed"
             } else {
-                "running"
+                "succeeded"
             };
             let decision = decide(stage, cancelled, aborted, progress.failed_upstream[i], progress.blocked[i]);
             // Skipped or cancelled for what happened upstream: its dependents are blocked
@@ -667,7 +668,7 @@ pub async fn plan(
     for node in order {
         let id = dag.graph[node].id.clone();
         let Some(stage) = pipeline.stage(&id) else { continue };
-        let mut context = dependency_context(pipeline, opts, "running", &stages_cx, dag, node.index());
+        let mut context = dependency_context(pipeline, opts, "<run.status: known after run>", &stages_cx, dag, node.index());
         placeholder_statuses(&mut context, &stages_cx);
         let decided_at_run = stage.common.r#if.as_ref().is_some_and(|t| reads_unknowns(&t.source, &live_done));
         let condition = stage.common.r#if.as_ref().map(|t| match decided_at_run {
