@@ -353,11 +353,11 @@ fn the_run_says_whether_ci_or_a_person_started_it() {
     let sb = Sandbox::new("trigger");
     sb.write(
         "p.yaml",
-        "version: 1\nname: t\nstages:\n  who: { kind: shell, run: 'echo \"$T\" >> trigger', env: { T: '{{ run.trigger }}' } }\n",
+        "version: 1\nname: t\nstages:\n  who: { kind: shell, run: 'echo \"$T $S\" >> trigger', env: { T: '{{ run.trigger }}', S: '{{ run.status }}' } }\n",
     );
     assert_eq!(sb.run(&["run", "p.yaml"]).status.code(), Some(0)); // the sandbox sets CI=true
     assert_eq!(sb.command(&["run", "p.yaml"]).env_remove("CI").output().unwrap().status.code(), Some(0));
-    assert_eq!(sb.read("trigger"), "ci\ncli\n");
+    assert_eq!(sb.read("trigger"), "ci succeeded\ncli succeeded\n");
 }
 
 #[test]
