@@ -163,7 +163,7 @@ fn fmt_ms(ms: u64) -> String {
 
 impl Summary {
     /// On stderr; a closed stderr loses the table, never the run.
-    pub fn print(&self, status: RunStatus, run_id: &str) {
+    pub fn print(&self, status: RunStatus, run_id: &str, resume: &str) {
         let width = self.order.iter().map(String::len).max().unwrap_or(5).max(5);
         let mut text = format!("\n{:<width$}  {:<10} {:>8} {:>9}\n", "stage", "status", "attempts", "duration");
         for id in &self.order {
@@ -177,7 +177,7 @@ impl Summary {
         }
         text.push_str(&format!("\nrun {run_id}: {}\n", status.as_str()));
         if matches!(status, RunStatus::Failed | RunStatus::Interrupted) {
-            text.push_str(&format!("continue it with: slipway resume {run_id}\n"));
+            text.push_str(&format!("continue it with: {resume}\n"));
         }
         let _ = std::io::stderr().write_all(text.as_bytes());
     }

@@ -232,13 +232,20 @@ pub fn resume(args: ResumeArgs) -> i32 {
         eprintln!("help: start a new run with `slipway run {}`", meta.file);
         return exit::INVALID;
     }
+    // A run that ended well needs nothing (not even its secrets): a finished run
+    // records nothing more, so this read needs no lock.
+    let run_dir = Journal::runs_dir(state).join(&meta.run_id);
+    if replay_dir(&run_dir).is_ok_and(|r| r.finished == Some(RunStatus::Succeeded)) {
+        eprintln!("run {} already succeeded: nothing to resume", meta.run_id);
+        return exit::OK;
+    }
     // Take the lock before reading what the run did: the run itself may still be
     // going, and what it records until it ends must not be repeated.
     let prepared = match prepare(&checked, &meta, x.wait_lock.as_deref(), state) {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let done = match replay_dir(&Journal::runs_dir(state).join(&meta.run_id)) {
+    let done = match replay_dir(&run_dir) {
         Ok(done) => done,
         Err(e) => {
             eprintln!("error: cannot read the journal of run {}: {e}", meta.run_id);
@@ -380,7 +387,10 @@ fn prepare(checked: &Checked, meta: &RunMeta, wait_lock: Option<&str>, state: &P
             match e {
                 LockError::Timeout { .. } => eprintln!("help: wait longer, e.g. `--wait-lock=2h` (`--wait-lock` alone waits up to 1h)"),
                 LockError::Queued { .. } => eprintln!("help: queue behind them with `--wait-lock`"),
-                _ => eprintln!("help: wait with `--wait-lock`, or if that run is gone for good: `slipway unlock {}`", meta.file),
+                _ => {
+                    let env = meta.params.get("environment").map(|e| format!(" --param environment={e}")).unwrap_or_default();
+                    eprintln!("help: wait with `--wait-lock`, or if that run is gone for good: `slipway unlock {}{env}`", meta.file);
+                }
             }
             return Err(exit::LOCKED);
         }
@@ -464,7 +474,12 @@ fn execute(checked: &Checked, meta: RunMeta, resumed: Option<Resumed>, prepared:
     let _ = std::fs::remove_dir_all(slipway_stages::scratch_dir());
     let (outcome, summary) = outcome;
     if format == OutputFormat::Human {
-        summary.print(outcome.status, &run_id);
+        // `resume` looks for the state from where it is started: name it when that would miss it.
+        let resume = match x.state.state_dir.is_none() && x.state.resolve(Path::new(".")) == state {
+            true => format!("slipway resume {run_id}"),
+            false => format!("slipway resume {run_id} --state-dir {}", state.display()),
+        };
+        summary.print(outcome.status, &run_id, &resume);
     }
     if let Some(e) = outcome.journal_error {
         eprintln!("warning: {e}");

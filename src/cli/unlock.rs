@@ -23,14 +23,25 @@ pub fn run(args: Args) -> i32 {
         Err(code) => return code,
     };
     let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
-    let params = match slipway_engine::context::resolve_params(pipeline, &args.params) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: {e}");
+    // Only `environment` names the lock: other params, required to run, are not needed here.
+    let given = args.params.iter().rev().find_map(|p| p.strip_prefix("environment=")).map(str::to_owned);
+    let declared = pipeline.params.iter().find(|(name, _)| name.as_str() == "environment");
+    let environment = match (given, declared) {
+        (Some(e), Some(_)) => Some(e),
+        (None, Some((_, decl))) => match &decl.default {
+            Some(d) => Some(d.value.clone()),
+            None => {
+                eprintln!("error: the lock is per environment: pass `--param environment=NAME`");
+                return exit::USAGE;
+            }
+        },
+        (Some(_), None) => {
+            eprintln!("error: this pipeline declares no `environment` param: its lock has none");
             return exit::USAGE;
         }
+        (None, None) => None,
     };
-    let name = lock::lock_name(&pipeline.name.value, params.get("environment").map(String::as_str));
+    let name = lock::lock_name(&pipeline.name.value, environment.as_deref());
     match lock::unlock(&args.state.for_pipeline(&args.file), &name) {
         Ok(Some(holder)) => {
             eprintln!("broke deploy lock `{name}`, held by {holder}");

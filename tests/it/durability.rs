@@ -335,6 +335,29 @@ fn the_lock_and_the_runs_do_not_depend_on_the_current_folder() {
 }
 
 #[test]
+fn the_printed_unlock_hint_works_as_printed() {
+    let sb = Sandbox::new("unlock-hint");
+    sb.write(
+        "p.yaml",
+        "version: 1\nname: hint\nparams: { version: { required: true }, environment: { default: production } }\nstages:\n  work: { kind: shell, run: 'touch started; sleep 30', env: { V: '{{ params.version }}-{{ params.environment }}' } }\n",
+    );
+    let mut holder = sb.spawn(&["run", "p.yaml", "--param", "version=1"]);
+    wait_for(&sb.path("started"), "the holder to start");
+    let out = sb.run(&["run", "p.yaml", "--param", "version=2"]);
+    assert_eq!(out.status.code(), Some(75));
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let hint = stderr.lines().find_map(|l| l.split_once("`slipway unlock ")).map(|(_, rest)| rest.trim_end_matches('`')).unwrap();
+    assert!(hint.ends_with("--param environment=production"), "{stderr}");
+    // As printed: no `version` needed to unlock.
+    let args: Vec<&str> = std::iter::once("unlock").chain(hint.split(' ')).collect();
+    let out = sb.run(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("broke deploy lock `hint@production`"));
+    let _ = holder.kill();
+    let _ = holder.wait();
+}
+
+#[test]
 fn unlock_breaks_a_lock() {
     let sb = Sandbox::new("unlock");
     sb.write("p.yaml", "version: 1\nname: ul\nstages:\n  work: { kind: shell, run: 'touch started; sleep 30' }\n");
