@@ -313,6 +313,7 @@ fn wait_lock_queues_instead_of_failing() {
     let second = sb.run(&["run", "p.yaml", "--wait-lock=30s"]);
     assert_eq!(first.wait_with_output().unwrap().status.code(), Some(0));
     assert_eq!(second.status.code(), Some(0), "{}", String::from_utf8_lossy(&second.stderr));
+    assert!(String::from_utf8_lossy(&second.stderr).contains("waiting for deploy lock `locked`, held by run"), "the wait was silent");
     assert_eq!(sb.read("ran").lines().count(), 2);
 }
 

@@ -349,6 +349,16 @@ fn a_reader_that_goes_away_does_not_stop_the_run() {
 }
 
 #[test]
+fn stages_ready_together_start_in_file_order() {
+    let sb = Sandbox::new("order");
+    sb.write("p.yaml", "version: 1\nname: o\nstages:\n  a: { kind: shell, run: 'true' }\n  b1: { kind: shell, needs: [a], run: 'true' }\n  b2: { kind: shell, needs: [a], run: 'true' }\n  b3: { kind: shell, needs: [a], run: 'true' }\n");
+    let out = sb.run(&["run", "p.yaml", "--max-parallel", "1", "--format", "json"]);
+    let started: Vec<String> =
+        events(&out.stdout).iter().filter(|e| e["event"] == "stage_started").map(|e| e["stage"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(started, ["a", "b1", "b2", "b3"]);
+}
+
+#[test]
 fn the_run_says_whether_ci_or_a_person_started_it() {
     let sb = Sandbox::new("trigger");
     sb.write(

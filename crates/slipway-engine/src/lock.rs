@@ -76,6 +76,7 @@ pub fn acquire(state_dir: &Path, name: &str, me: &Holder, wait: Option<Duration>
         None => None,
     };
     let started = Instant::now();
+    let mut last_said = None;
     loop {
         let my_turn = ticket.as_ref().is_none_or(|t| t.is_first());
         if my_turn {
@@ -119,7 +120,15 @@ pub fn acquire(state_dir: &Path, name: &str, me: &Holder, wait: Option<Duration>
                 let waited = Duration::from_millis(started.elapsed().as_millis() as u64);
                 return Err(LockError::Timeout { name: name.to_owned(), blocker, waited });
             }
-            Some(_) => std::thread::sleep(Duration::from_millis(100)),
+            Some(_) => {
+                // Say so when the wait starts and once a minute: a silent hour in a CI log looks hung.
+                if last_said.is_none_or(|t: Instant| t.elapsed() >= Duration::from_secs(60)) {
+                    let who = current_holder(state_dir, name).map_or_else(|| "runs queued earlier".to_owned(), |h| h.to_string());
+                    tracing::warn!("waiting for deploy lock `{name}`, held by {who} (waited {}s)", started.elapsed().as_secs());
+                    last_said = Some(Instant::now());
+                }
+                std::thread::sleep(Duration::from_millis(100))
+            }
         }
     }
 }

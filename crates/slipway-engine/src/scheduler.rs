@@ -383,7 +383,11 @@ impl Progress {
     /// Records how stage `i` ended and readies the stages waiting only for it.
     fn settle(&mut self, dag: &Dag, i: usize, st: StageStatus) {
         self.status[i] = st;
-        for dependent in dag.graph.neighbors_directed(NodeIndex::new(i), Direction::Incoming) {
+        // In file order (the graph lists them backwards): what becomes ready
+        // together starts in the order it was written.
+        let mut dependents: Vec<NodeIndex> = dag.graph.neighbors_directed(NodeIndex::new(i), Direction::Incoming).collect();
+        dependents.sort();
+        for dependent in dependents {
             let d = dependent.index();
             self.failed_upstream[d] |= st == StageStatus::Failed || self.failed_upstream[i];
             // A stage its own `if` skipped counts as done; one skipped because it was

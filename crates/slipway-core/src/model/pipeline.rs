@@ -142,8 +142,8 @@ config_struct! {
 }
 
 config_struct! {
-    /// How a stage retries transient failures (timeouts, refused connections, HTTP 408,
-    /// 429 and 5xx). Permanent failures are never retried.
+    /// How a stage retries transient failures; permanent ones are never retried.
+    /// Transient: timeouts, refused connections, HTTP 408, 429 and 5xx.
     pub struct Retry {
         /// Total tries, the first one included (1 means no retry).
         pub attempts: Option<Bounded<1, 100>>,
