@@ -47,6 +47,8 @@ pub enum LockError {
 #[derive(Debug)]
 pub struct DeployLock {
     file: File,
+    /// Released without emptying the record (see [`DeployLock::put_back`]).
+    keep_record: bool,
     /// The holder whose stale record this lock replaced, if any.
     pub took_over: Option<Holder>,
 }
@@ -101,7 +103,7 @@ pub fn acquire(state_dir: &Path, name: &str, me: &Holder, wait: Option<Duration>
                         stale = took_over.is_some(),
                         "deploy lock taken"
                     );
-                    return Ok(DeployLock { file, took_over });
+                    return Ok(DeployLock { file, took_over, keep_record: false });
                 }
                 Err(TryLockError::WouldBlock) => {}
                 Err(TryLockError::Error(e)) => return Err(io_err(e)),
@@ -167,8 +169,7 @@ impl DeployLock {
     pub fn put_back(mut self) {
         if let Some(stale) = self.took_over.take() {
             let _ = write_holder(&mut self.file, &stale);
-            let _ = self.file.unlock();
-            std::mem::forget(self); // the file closes; Drop would empty the record
+            self.keep_record = true;
         }
     }
 }
@@ -179,7 +180,9 @@ impl Drop for DeployLock {
     /// The file is never removed here: `unlock` may have replaced it with another
     /// holder's, and removing by path could delete that one.
     fn drop(&mut self) {
-        let _ = self.file.set_len(0);
+        if !self.keep_record {
+            let _ = self.file.set_len(0);
+        }
         let _ = self.file.sync_all();
         let _ = self.file.unlock();
     }
