@@ -5,6 +5,13 @@ use std::time::{Duration, Instant};
 
 use crate::sandbox::{Sandbox, events, of, wait_for};
 
+/// Interrupts a run and waits for it: it stops its commands too (SIGKILL would
+/// leave them behind).
+fn stop(run: std::process::Child) {
+    signal(run.id(), "-INT");
+    let _ = run.wait_with_output();
+}
+
 fn signal(pid: u32, sig: &str) {
     let ok = Command::new("kill").args([sig, &pid.to_string()]).status().unwrap().success();
     assert!(ok, "kill {sig} {pid}");
@@ -322,7 +329,7 @@ fn the_lock_and_the_runs_do_not_depend_on_the_current_folder() {
     let sb = Sandbox::new("lock-cwd");
     sb.write("p.yaml", "version: 1\nname: cwd\nstages:\n  work: { kind: shell, run: 'touch started; sleep 30' }\n");
     std::fs::create_dir_all(sb.path("sub")).unwrap();
-    let mut holder = sb.spawn(&["run", "p.yaml"]);
+    let holder = sb.spawn(&["run", "p.yaml"]);
     wait_for(&sb.path("started"), "the holder to start");
     let elsewhere = sb.command(&["run", "../p.yaml"]).current_dir(sb.path("sub")).output().unwrap();
     assert_eq!(elsewhere.status.code(), Some(75), "{}", String::from_utf8_lossy(&elsewhere.stderr));
@@ -331,8 +338,7 @@ fn the_lock_and_the_runs_do_not_depend_on_the_current_folder() {
     let runs = sb.command(&["runs"]).current_dir(sb.path("sub")).output().unwrap();
     assert!(String::from_utf8_lossy(&runs.stdout).contains("running"), "{}", String::from_utf8_lossy(&runs.stdout));
     assert!(!sb.path("sub/.slipway").exists());
-    let _ = holder.kill();
-    let _ = holder.wait();
+    stop(holder);
 }
 
 #[test]
@@ -342,7 +348,7 @@ fn the_printed_unlock_hint_works_as_printed() {
         "p.yaml",
         "version: 1\nname: hint\nparams: { version: { required: true }, environment: { default: production } }\nstages:\n  work: { kind: shell, run: 'touch started; sleep 30', env: { V: '{{ params.version }}-{{ params.environment }}' } }\n",
     );
-    let mut holder = sb.spawn(&["run", "p.yaml", "--param", "version=1"]);
+    let holder = sb.spawn(&["run", "p.yaml", "--param", "version=1"]);
     wait_for(&sb.path("started"), "the holder to start");
     let out = sb.run(&["run", "p.yaml", "--param", "version=2"]);
     assert_eq!(out.status.code(), Some(75));
@@ -354,23 +360,21 @@ fn the_printed_unlock_hint_works_as_printed() {
     let out = sb.run(&args);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("broke deploy lock `hint@production`"));
-    let _ = holder.kill();
-    let _ = holder.wait();
+    stop(holder);
 }
 
 #[test]
 fn unlock_breaks_a_lock() {
     let sb = Sandbox::new("unlock");
     sb.write("p.yaml", "version: 1\nname: ul\nstages:\n  work: { kind: shell, run: 'touch started; sleep 30' }\n");
-    let mut holder = sb.spawn(&["run", "p.yaml"]);
+    let holder = sb.spawn(&["run", "p.yaml"]);
     wait_for(&sb.path("started"), "the holder to start");
     let out = sb.run(&["unlock", "p.yaml"]);
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stderr).contains("broke deploy lock `ul`"));
     sb.write("p.yaml", "version: 1\nname: ul\nstages:\n  work: { kind: shell, run: 'true' }\n");
     assert_eq!(sb.run(&["run", "p.yaml"]).status.code(), Some(0));
-    let _ = holder.kill();
-    let _ = holder.wait();
+    stop(holder);
 }
 
 #[test]
@@ -395,11 +399,10 @@ fn an_always_stage_already_running_survives_the_first_interrupt() {
 fn resume_refuses_while_the_run_holds_its_lock() {
     let sb = Sandbox::new("resume-locked");
     sb.write("p.yaml", "version: 1\nname: rl\nstages:\n  a: { kind: shell, run: 'touch started; sleep 30' }\n");
-    let mut child = sb.spawn(&["run", "p.yaml"]);
+    let child = sb.spawn(&["run", "p.yaml"]);
     wait_for(&sb.path("started"), "the run to start");
     let id = sb.run_ids()[0].clone();
     let out = sb.run(&["resume", &id]);
     assert_eq!(out.status.code(), Some(75), "{}", String::from_utf8_lossy(&out.stderr));
-    let _ = child.kill();
-    let _ = child.wait();
+    stop(child);
 }
