@@ -235,8 +235,14 @@ pub fn resume(args: ResumeArgs) -> i32 {
     // A run that ended well needs nothing (not even its secrets): a finished run
     // records nothing more, so this read needs no lock.
     let run_dir = Journal::runs_dir(state).join(&meta.run_id);
-    if replay_dir(&run_dir).is_ok_and(|r| r.finished == Some(RunStatus::Succeeded)) {
-        eprintln!("run {} already succeeded: nothing to resume", meta.run_id);
+    let nothing_to_do = |done: &Replay| {
+        let succeeded = done.finished == Some(RunStatus::Succeeded);
+        if succeeded {
+            eprintln!("run {} already succeeded: nothing to resume", meta.run_id);
+        }
+        succeeded
+    };
+    if replay_dir(&run_dir).is_ok_and(|done| nothing_to_do(&done)) {
         return exit::OK;
     }
     // Take the lock before reading what the run did: the run itself may still be
@@ -264,11 +270,11 @@ pub fn resume(args: ResumeArgs) -> i32 {
         // A crash tears at most the last line; resume trusts what it can read.
         eprintln!("warning: {} line(s) of the journal of run {} could not be read and are ignored", done.unreadable_lines, meta.run_id);
     }
-    let reuse = done.reusable(&checked.dag);
-    if done.finished == Some(RunStatus::Succeeded) {
-        eprintln!("run {} already succeeded: nothing to resume", meta.run_id);
+    // Read again under the lock: a run that held it may have finished meanwhile.
+    if nothing_to_do(&done) {
         return exit::OK;
     }
+    let reuse = done.reusable(&checked.dag);
     let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
     let now = digests(pipeline);
     let mut problems = changes_affecting_rest(&meta.digests, &now, &reuse);

@@ -190,13 +190,6 @@ fn read_meta(dir: &Path) -> io::Result<RunMeta> {
     Ok(meta)
 }
 
-/// Every complete event line; a line torn by a crash (even mid-character) is ignored.
-pub fn read_events(dir: &Path) -> io::Result<Vec<Event>> {
-    let mut out = Vec::new();
-    each_event(dir, |e| out.push(e))?;
-    Ok(out)
-}
-
 /// Reads the events file line by line (a journal can be large: a run's whole
 /// output is in it), calling `f` with each event; returns how many lines could
 /// not be read (a line torn by a crash, or damage).
@@ -246,14 +239,6 @@ pub struct Replay {
     pub unfinished_commands: BTreeMap<String, (u32, String)>,
 }
 
-pub fn replay(events: &[Event]) -> Replay {
-    let mut r = Replay::default();
-    for e in events {
-        r.apply(e);
-    }
-    r
-}
-
 impl Replay {
     /// Commands of stages that never finished and still run on this machine:
     /// (stage, process group).
@@ -267,7 +252,7 @@ impl Replay {
     }
 
     fn apply(&mut self, e: &Event) {
-        let r = self;
+        let r = self; // the state being rebuilt
         match e {
             Event::RunStarted { at, .. } => {
                 r.finished = None;
@@ -388,6 +373,13 @@ fn summarize(dir: &Path) -> (u64, RunSummary) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every complete event line; a line torn by a crash (even mid-character) is ignored.
+    fn read_events(dir: &Path) -> io::Result<Vec<Event>> {
+        let mut out = Vec::new();
+        each_event(dir, |e| out.push(e))?;
+        Ok(out)
+    }
 
     fn meta(id: &str) -> RunMeta {
         RunMeta {

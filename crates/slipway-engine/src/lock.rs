@@ -282,11 +282,17 @@ impl Drop for Ticket {
 
 /// Whether a process with this id exists on this machine.
 pub fn pid_alive(pid: u32) -> bool {
-    if pid == 0 || pid > i32::MAX as u32 {
+    exists(pid, false)
+}
+
+/// Whether process `id` (or process group `id`) exists; one of another user counts.
+fn exists(id: u32, group: bool) -> bool {
+    if id == 0 || id > i32::MAX as u32 {
         return false;
     }
-    // SAFETY: kill with signal 0 only checks whether the process exists.
-    let rc = unsafe { libc::kill(pid as i32, 0) };
+    let target = if group { -(id as i32) } else { id as i32 };
+    // SAFETY: signal 0 only checks whether the process or group exists.
+    let rc = unsafe { libc::kill(target, 0) };
     rc == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
@@ -298,12 +304,7 @@ pub fn boot_id() -> String {
 
 /// Whether any process of group `pgid` exists.
 pub fn group_alive(pgid: u32) -> bool {
-    if pgid == 0 || pgid > i32::MAX as u32 {
-        return false;
-    }
-    // SAFETY: signal 0 only checks whether the group has members.
-    let rc = unsafe { libc::kill(-(pgid as i32), 0) };
-    rc == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    exists(pgid, true)
 }
 
 pub fn hostname() -> String {

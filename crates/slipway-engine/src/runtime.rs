@@ -221,11 +221,15 @@ impl StageEnv<'_> {
     /// `always` stage, interrupted twice). A runner selects on it around any
     /// wait, so that an interrupt stops the stage at once.
     pub async fn interrupted(&self) {
-        let mut cancel = self.cancel.clone();
-        while !*cancel.borrow() {
-            if cancel.changed().await.is_err() {
-                std::future::pending::<()>().await;
-            }
+        raised(&mut self.cancel.clone()).await
+    }
+}
+
+/// Resolves once `flag` is true; never, if its sender is gone before that.
+pub async fn raised(flag: &mut watch::Receiver<bool>) {
+    while !*flag.borrow() {
+        if flag.changed().await.is_err() {
+            std::future::pending::<()>().await;
         }
     }
 }

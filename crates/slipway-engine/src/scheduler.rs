@@ -28,7 +28,7 @@ use crate::journal::Journal;
 use crate::render::Renderer;
 use crate::retry::Policy;
 use crate::runid::random_u64;
-use crate::runtime::{BoxFuture, Effect, Outputs, Planners, Runners, StageEnv, StageError, placeholder_outputs};
+use crate::runtime::{BoxFuture, Effect, Outputs, Planners, Runners, StageEnv, StageError, placeholder_outputs, raised};
 use crate::secrets::Masker;
 
 /// Everything a run needs besides the pipeline and the kinds.
@@ -551,14 +551,14 @@ async fn run_stage<'a>(
                 Ok(r) => r,
                 Err(_) => Err(StageError::transient(format!("timed out after {}", humantime::format_duration(policy.timeout)))),
             },
-            _ = stopped(&mut stop) => {
+            _ = raised(&mut stop) => {
                 // The runner sees the same signal: give it time to stop its command
                 // gracefully (SIGTERM, then SIGKILL) before the stage settles; a
                 // second interrupt cuts that short.
                 let mut abort = shared.abort.clone();
                 tokio::select! {
                     _ = tokio::time::timeout(STOP_GRACE, &mut attempt_fut) => {}
-                    _ = stopped(&mut abort) => {}
+                    _ = raised(&mut abort) => {}
                 }
                 return (Err(StageError::permanent(CANCELLED)), attempt);
             }
@@ -588,15 +588,7 @@ async fn run_stage<'a>(
         let Some(wait) = wait else { return (Err(error), attempt) };
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
-            _ = stopped(&mut stop) => return (Err(StageError::permanent(CANCELLED)), attempt),
-        }
-    }
-}
-
-async fn stopped(stop: &mut watch::Receiver<bool>) {
-    while !*stop.borrow() {
-        if stop.changed().await.is_err() {
-            std::future::pending::<()>().await;
+            _ = raised(&mut stop) => return (Err(StageError::permanent(CANCELLED)), attempt),
         }
     }
 }

@@ -28,9 +28,11 @@ impl HttpCap {
     }
 
     fn client(&self, method: &Method) -> Option<&reqwest::Client> {
-        let read = *method == Method::GET || *method == Method::HEAD;
-        let (cell, redirects) =
-            if read { (&self.reads, reqwest::redirect::Policy::limited(10)) } else { (&self.writes, reqwest::redirect::Policy::none()) };
+        let (cell, redirects) = if is_read(method) {
+            (&self.reads, reqwest::redirect::Policy::limited(10))
+        } else {
+            (&self.writes, reqwest::redirect::Policy::none())
+        };
         cell.get_or_init(|| {
             TLS.call_once(|| {
                 let _ = rustls::crypto::ring::default_provider().install_default();
@@ -54,7 +56,7 @@ impl HttpCap {
         headers: &[(String, String)],
         body: Option<Vec<u8>>,
     ) -> Result<Response, StageError> {
-        if self.read_only && method != Method::GET && method != Method::HEAD {
+        if self.read_only && !is_read(&method) {
             return Err(StageError::permanent(format!("refused {method} {url}: only GET and HEAD are allowed while planning")));
         }
         let client = self.client(&method).ok_or_else(|| StageError::permanent("the HTTP client could not be set up"))?;
@@ -76,6 +78,11 @@ impl HttpCap {
             }
         })
     }
+}
+
+/// GET and HEAD: the methods that only read.
+pub fn is_read(method: &Method) -> bool {
+    *method == Method::GET || *method == Method::HEAD
 }
 
 /// What went wrong, said once. reqwest's outer message repeats the URL (the

@@ -6,7 +6,7 @@ use serde_json::Value;
 use slipway_core::kinds::{HttpConfig, HttpMethod, StageConfig};
 use slipway_engine::runtime::{BoxFuture, Effect, Outputs, Planner, Runner, StageEnv, StageError, StagePlan};
 
-use crate::caps::{HttpCap, classify};
+use crate::caps::{HttpCap, classify, is_read};
 
 fn config<'a>(env: &'a StageEnv<'a>) -> &'a HttpConfig {
     match &env.stage.config {
@@ -97,7 +97,7 @@ impl Runner for Run {
             let c = config(env);
             let r = request(env, c)?;
             let method = Method::from_bytes(r.method.as_str().as_bytes()).unwrap_or(Method::GET);
-            let write = method != Method::GET && method != Method::HEAD;
+            let write = !is_read(&method);
             let exchange = async {
                 let response = self.http.send(method, &r.url, &r.headers, r.body.map(String::into_bytes)).await?;
                 let status = response.status();
