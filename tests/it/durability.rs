@@ -249,6 +249,9 @@ fn a_journal_that_cannot_be_written_ends_the_run_instead_of_hanging_it() {
     // A tiny file system of its own (root can mount one; elsewhere say so and stop).
     let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"]).arg(&state).status().is_ok_and(|s| s.success());
     if !mounted {
+        // Only a non-root user may skip: CI runs as root, where this must hold.
+        let uid = Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned()).unwrap_or_default();
+        assert_ne!(uid, "0", "root could not mount a tmpfs for the test");
         eprintln!("skipped: cannot mount a tmpfs here (needs root)");
         return;
     }
