@@ -11,5 +11,6 @@ mod sandbox;
 mod schema;
 mod secrets;
 mod server;
+mod standin;
 mod support;
 mod validate;

@@ -10,7 +10,11 @@ use slipway_engine::runid::now_secs;
 use slipway_engine::runtime::StageError;
 use slipway_engine::secrets::Masker;
 
-pub struct HttpCap {
+/// Cheap to clone: every runner of a run shares one pair of clients.
+#[derive(Clone)]
+pub struct HttpCap(std::sync::Arc<Clients>);
+
+pub struct Clients {
     /// Built on first use: loading the system's root certificates costs
     /// milliseconds that pipelines without HTTP stages should not pay. Reads
     /// follow redirects; writes do not: a 301/302 would turn a POST into a
@@ -24,14 +28,19 @@ static TLS: Once = Once::new();
 
 impl HttpCap {
     pub fn new(read_only: bool) -> Self {
-        HttpCap { reads: std::sync::OnceLock::new(), writes: std::sync::OnceLock::new(), read_only }
+        HttpCap(std::sync::Arc::new(Clients { reads: std::sync::OnceLock::new(), writes: std::sync::OnceLock::new(), read_only }))
+    }
+
+    /// Whether this capability only reads (`plan --live-reads`).
+    pub fn read_only(&self) -> bool {
+        self.0.read_only
     }
 
     fn client(&self, method: &Method) -> Option<&reqwest::Client> {
         let (cell, redirects) = if is_read(method) {
-            (&self.reads, reqwest::redirect::Policy::limited(10))
+            (&self.0.reads, reqwest::redirect::Policy::limited(10))
         } else {
-            (&self.writes, reqwest::redirect::Policy::none())
+            (&self.0.writes, reqwest::redirect::Policy::none())
         };
         cell.get_or_init(|| {
             TLS.call_once(|| {
@@ -56,7 +65,7 @@ impl HttpCap {
         headers: &[(String, String)],
         body: Option<Vec<u8>>,
     ) -> Result<Response, StageError> {
-        if self.read_only && !is_read(&method) {
+        if self.0.read_only && !is_read(&method) {
             return Err(StageError::permanent(format!("refused {method} {url}: only GET and HEAD are allowed while planning")));
         }
         let client = self.client(&method).ok_or_else(|| StageError::permanent("the HTTP client could not be set up"))?;

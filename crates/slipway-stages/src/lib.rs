@@ -5,21 +5,16 @@
 //! capabilities runners act through; [`Live::read_only`] is what
 //! `plan --live-reads` gets.
 
-mod audit_ticket;
 mod caps;
-mod changelog;
-mod converge;
-mod deploy;
-mod http;
-mod marker;
-mod migrate;
-mod notify;
+mod clients;
+mod kinds;
 mod process;
-mod shell;
 
 use slipway_core::kinds::Kind;
 use slipway_core::model::Pipeline;
 use slipway_engine::runtime::{BoxFuture, Outputs, Planner, Planners, Runner, Runners, StageEnv, StageError};
+
+use kinds::{audit_ticket, changelog, converge, deploy, http, marker, migrate, notify, shell};
 
 pub use caps::HttpCap;
 
@@ -46,18 +41,36 @@ impl Planners for Planning {
 pub struct Live {
     shell: shell::Run,
     http: http::Run,
+    changelog: changelog::Run,
+    audit_ticket: audit_ticket::Run,
+    marker: marker::Run,
+    notify: notify::Run,
     unsupported: Unsupported,
 }
 
 impl Live {
     /// Full capabilities: `slipway run`.
     pub fn new() -> Self {
-        Live { shell: shell::Run { allowed: true }, http: http::Run { http: HttpCap::new(false) }, unsupported: Unsupported }
+        Self::with(false)
     }
 
-    /// Reads only: HTTP GET and HEAD, no processes (`plan --live-reads`).
+    /// Reads only: HTTP GET and HEAD, no processes but read-only `git`
+    /// (`plan --live-reads`).
     pub fn read_only() -> Self {
-        Live { shell: shell::Run { allowed: false }, http: http::Run { http: HttpCap::new(true) }, unsupported: Unsupported }
+        Self::with(true)
+    }
+
+    fn with(read_only: bool) -> Self {
+        let http = HttpCap::new(read_only);
+        Live {
+            shell: shell::Run { allowed: !read_only },
+            http: http::Run { http: http.clone() },
+            changelog: changelog::Run { http: http.clone() },
+            audit_ticket: audit_ticket::Run { http: http.clone() },
+            marker: marker::Run { http: http.clone() },
+            notify: notify::Run { http },
+            unsupported: Unsupported,
+        }
     }
 }
 
@@ -72,7 +85,11 @@ impl Runners for Live {
         match kind {
             Kind::Shell => &self.shell,
             Kind::Http => &self.http,
-            _ => &self.unsupported,
+            Kind::Changelog => &self.changelog,
+            Kind::AuditTicket => &self.audit_ticket,
+            Kind::Marker => &self.marker,
+            Kind::Notify => &self.notify,
+            Kind::Converge | Kind::Deploy | Kind::Migrate => &self.unsupported,
         }
     }
 
@@ -112,7 +129,14 @@ fn private_dir(dir: std::path::PathBuf) -> Result<std::path::PathBuf, String> {
 
 /// Whether this version can run a kind for real.
 pub fn can_run(kind: Kind) -> bool {
-    matches!(kind, Kind::Shell | Kind::Http)
+    match kind {
+        Kind::Shell | Kind::Http => true,
+        Kind::Changelog => changelog::RUNS,
+        Kind::AuditTicket => audit_ticket::RUNS,
+        Kind::Marker => marker::RUNS,
+        Kind::Notify => notify::RUNS,
+        Kind::Converge | Kind::Deploy | Kind::Migrate => false,
+    }
 }
 
 /// Stages this version cannot run, with why: checked before a run takes the lock.

@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 use slipway_core::kinds::{MarkerEvent, RedisDataType, StageConfig};
 use slipway_engine::runtime::{Effect, Planner, StageEnv, StageError, StagePlan};
 
-use crate::http::{http_effect, pretty};
+use crate::clients::request::{http_effect, pretty};
 
 pub struct Plan;
 
@@ -104,5 +104,21 @@ impl Planner for Plan {
             effects.push(http_effect("POST", env.render(&w.url)?, headers, pretty(&body)));
         }
         Ok(StagePlan { effects })
+    }
+}
+
+/// Whether this version runs the kind (false: it only plans).
+pub const RUNS: bool = false;
+
+pub struct Run {
+    pub http: crate::caps::HttpCap,
+}
+
+impl slipway_engine::runtime::Runner for Run {
+    fn run<'a>(
+        &'a self,
+        env: &'a StageEnv<'a>,
+    ) -> slipway_engine::runtime::BoxFuture<'a, Result<slipway_engine::runtime::Outputs, StageError>> {
+        Box::pin(async move { Err(StageError::permanent(format!("kind `{}`: not written yet", env.stage.kind.value))) })
     }
 }

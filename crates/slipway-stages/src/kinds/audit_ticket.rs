@@ -6,7 +6,7 @@ use slipway_core::kinds::StageConfig;
 use slipway_engine::runtime::{Planner, StageEnv, StageError, StagePlan};
 use slipway_engine::secrets::url_encode;
 
-use crate::http::{http_effect, pretty};
+use crate::clients::request::{http_effect, pretty};
 
 /// The label that marks the ticket of one stage of one run.
 pub fn idempotency_label(key: &str) -> String {
@@ -59,5 +59,21 @@ impl Planner for Plan {
             ));
         }
         Ok(StagePlan { effects })
+    }
+}
+
+/// Whether this version runs the kind (false: it only plans).
+pub const RUNS: bool = false;
+
+pub struct Run {
+    pub http: crate::caps::HttpCap,
+}
+
+impl slipway_engine::runtime::Runner for Run {
+    fn run<'a>(
+        &'a self,
+        env: &'a StageEnv<'a>,
+    ) -> slipway_engine::runtime::BoxFuture<'a, Result<slipway_engine::runtime::Outputs, StageError>> {
+        Box::pin(async move { Err(StageError::permanent(format!("kind `{}`: not written yet", env.stage.kind.value))) })
     }
 }

@@ -5,7 +5,7 @@ use slipway_core::kinds::{OnFailure, StageConfig};
 use slipway_engine::render::shell_quote;
 use slipway_engine::runtime::{Effect, HostInfo, Planner, StageEnv, StageError, StagePlan};
 
-use crate::http::http_effect;
+use crate::clients::request::http_effect;
 
 pub struct Plan;
 

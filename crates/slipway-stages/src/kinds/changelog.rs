@@ -5,7 +5,7 @@ use slipway_core::kinds::StageConfig;
 use slipway_engine::runtime::{Effect, Planner, StageEnv, StageError, StagePlan};
 use slipway_engine::secrets::url_encode;
 
-use crate::http::http_effect;
+use crate::clients::request::http_effect;
 
 pub struct Plan;
 
@@ -51,5 +51,21 @@ impl Planner for Plan {
             });
         }
         Ok(StagePlan { effects })
+    }
+}
+
+/// Whether this version runs the kind (false: it only plans).
+pub const RUNS: bool = false;
+
+pub struct Run {
+    pub http: crate::caps::HttpCap,
+}
+
+impl slipway_engine::runtime::Runner for Run {
+    fn run<'a>(
+        &'a self,
+        env: &'a StageEnv<'a>,
+    ) -> slipway_engine::runtime::BoxFuture<'a, Result<slipway_engine::runtime::Outputs, StageError>> {
+        Box::pin(async move { Err(StageError::permanent(format!("kind `{}`: not written yet", env.stage.kind.value))) })
     }
 }

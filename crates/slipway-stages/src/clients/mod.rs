@@ -1,0 +1,6 @@
+//! One file per outside service: its requests, its error classes, its types.
+//! A client never knows which stage called it; a kind never builds a URL or
+//! reads a status line itself.
+
+pub mod request;
+pub mod webhook;
