@@ -23,6 +23,8 @@ pub enum OutputFormat {
 #[derive(Default)]
 pub struct Summary {
     rows: BTreeMap<String, (StageStatus, u32, u64, Option<String>)>,
+    /// Stages a resume took from the journal instead of running them.
+    reused: std::collections::HashSet<String>,
     /// Stages in the order they first appeared.
     order: Vec<String>,
     seen: std::collections::HashSet<String>,
@@ -74,7 +76,7 @@ fn track(s: &mut Summary, e: &Event) {
         }
         Event::StageReused { stage, .. } => {
             s.appear(stage);
-            s.rows.insert(stage.clone(), (StageStatus::Succeeded, 0, 0, Some("succeeded in an earlier attempt of this run".into())));
+            s.reused.insert(stage.clone());
         }
         _ => {}
     }
@@ -148,7 +150,7 @@ pub fn line(e: &Event) -> Option<String> {
             };
             format!("{mark} {stage} {}{detail}", status.as_str())
         }
-        Event::StageReused { stage, .. } => format!("= {stage} succeeded earlier in this run: not run again"),
+        Event::StageReused { stage, .. } => format!("= {stage} reused: succeeded earlier in this run, not run again"),
         Event::RunFinished { status, duration_ms, .. } => format!("run {} in {}", status.as_str(), fmt_ms(*duration_ms)),
     })
 }
@@ -162,11 +164,18 @@ fn fmt_ms(ms: u64) -> String {
 }
 
 impl Summary {
-    /// On stderr; a closed stderr loses the table, never the run.
+    /// On stdout, where the progress goes, so `slipway run … | tee log` keeps
+    /// it; a closed stdout loses the table, never the run.
     pub fn print(&self, status: RunStatus, run_id: &str, resume: &str) {
         let width = self.order.iter().map(String::len).max().unwrap_or(5).max(5);
         let mut text = format!("\n{:<width$}  {:<10} {:>8} {:>9}\n", "stage", "status", "attempts", "duration");
         for id in &self.order {
+            if self.reused.contains(id) && !self.rows.contains_key(id) {
+                text.push_str(&format!(
+                    "{id:<width$}  {:<10} {:>8} {:>9}  succeeded earlier in run {run_id}: not run again\n",
+                    "reused", "-", "-"
+                ));
+            }
             if let Some((st, attempts, ms, reason)) = self.rows.get(id) {
                 let note = match (st, reason) {
                     (StageStatus::Succeeded, _) | (_, None) => String::new(),
@@ -179,6 +188,6 @@ impl Summary {
         if matches!(status, RunStatus::Failed | RunStatus::Interrupted) {
             text.push_str(&format!("continue it with: {resume}\n"));
         }
-        let _ = std::io::stderr().write_all(text.as_bytes());
+        let _ = std::io::stdout().write_all(text.as_bytes());
     }
 }

@@ -70,7 +70,7 @@ fn sigterm_interrupts_like_sigint() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130));
     assert!(sb.path("bye").exists(), "the always stage did not run");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("slipway resume"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("continue it with: slipway resume"));
 }
 
 #[test]
@@ -136,6 +136,8 @@ fn after_kill_9_resume_runs_no_succeeded_stage_again() {
     assert_eq!(sb.read("count_b"), "b\n", "b ran again");
     assert_eq!(sb.read("count_slow"), "s\n");
     assert_eq!(sb.read("count_c"), "from-b\n", "b's recorded output did not reach c");
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(summary.lines().any(|l| l.starts_with("a ") && l.contains("reused") && l.contains(&id)), "{summary}");
 }
 
 /// `slipway resume`, again while the crashed run's commands still end (exit

@@ -424,3 +424,21 @@ fn verbose_logging_shows_scheduling_and_can_be_json() {
     let out = sb.run(&["run", "p.yaml", "--format", "json"]);
     assert!(!String::from_utf8_lossy(&out.stderr).contains("stage decided"));
 }
+
+#[test]
+fn the_summary_follows_the_progress_on_stdout_and_skips_name_the_stage_that_did_not_succeed() {
+    let sb = Sandbox::new("summary-stdout");
+    sb.write(
+        "p.yaml",
+        "version: 1\nname: s\nstages:\n  build: { kind: shell, run: 'exit 3' }\n  ship: { kind: shell, needs: [build], run: 'true' }\n  tell: { kind: shell, needs: [ship], run: 'true' }\n",
+    );
+    let out = sb.run(&["run", "p.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stdout.contains("stage  status") && stdout.contains("continue it with: slipway resume"), "stdout: {stdout}\nstderr: {stderr}");
+    assert!(!stderr.contains("stage  status"), "the summary went to stderr: {stderr}");
+    // Both the direct and the indirect dependent name where it started.
+    assert!(stdout.contains("- ship skipped: `build`, which it depends on, did not succeed (failed)"), "{stdout}");
+    assert!(stdout.contains("- tell skipped: `build`, which it depends on, did not succeed (failed)"), "{stdout}");
+}

@@ -103,13 +103,7 @@ impl<S> Drop for StandIn<S> {
     }
 }
 
-fn serve<S>(
-    mut stream: TcpStream,
-    state: &Mutex<S>,
-    log: &Mutex<Vec<Recorded>>,
-    faults: &Mutex<VecDeque<Queued>>,
-    handler: &Handler<S>,
-) {
+fn serve<S>(mut stream: TcpStream, state: &Mutex<S>, log: &Mutex<Vec<Recorded>>, faults: &Mutex<VecDeque<Queued>>, handler: &Handler<S>) {
     let Some(req) = read_request(&mut stream) else { return };
     log.lock().unwrap().push(req.clone());
     let fault = {
@@ -134,7 +128,8 @@ fn serve<S>(
 }
 
 fn write_reply(stream: &mut TcpStream, reply: &Reply) {
-    let mut head = format!("HTTP/1.1 {} {}\r\nContent-Length: {}\r\nConnection: close\r\n", reply.status, reason(reply.status), reply.body.len());
+    let mut head =
+        format!("HTTP/1.1 {} {}\r\nContent-Length: {}\r\nConnection: close\r\n", reply.status, reason(reply.status), reply.body.len());
     for (k, v) in &reply.headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -220,16 +215,14 @@ pub fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 3;
-                        continue;
-                    }
-                    Err(_) => out.push(b'%'),
+            b'%' if i + 2 < bytes.len() => match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                Ok(b) => {
+                    out.push(b);
+                    i += 3;
+                    continue;
                 }
-            }
+                Err(_) => out.push(b'%'),
+            },
             b'+' => out.push(b' '),
             b => out.push(b),
         }

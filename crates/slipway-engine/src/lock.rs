@@ -311,16 +311,41 @@ pub fn hostname() -> String {
     fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_owned()).unwrap_or_else(|_| "localhost".into())
 }
 
+/// Who runs: `$USER`, `$LOGNAME`, else the passwd entry of the real uid (CI
+/// containers set neither variable), else `uid-N`.
 pub fn username() -> String {
-    std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| {
-        // SAFETY: getuid cannot fail.
-        format!("uid-{}", unsafe { libc::getuid() })
-    })
+    let from_env = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).ok().filter(|u| !u.is_empty());
+    // SAFETY: getuid cannot fail.
+    let uid = unsafe { libc::getuid() };
+    from_env.or_else(|| passwd_name(uid)).unwrap_or_else(|| format!("uid-{uid}"))
+}
+
+/// The login name of `uid` in the passwd database.
+fn passwd_name(uid: libc::uid_t) -> Option<String> {
+    let mut buf = vec![0 as libc::c_char; 4096];
+    // SAFETY: a zeroed passwd is a valid out-parameter; getpwuid_r writes into
+    // `pwd` and `buf` (of the length given) and sets `result` to `&pwd` or null.
+    unsafe {
+        let mut pwd: libc::passwd = std::mem::zeroed();
+        let mut result: *mut libc::passwd = std::ptr::null_mut();
+        if libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result) != 0 || result.is_null() || pwd.pw_name.is_null() {
+            return None;
+        }
+        std::ffi::CStr::from_ptr(pwd.pw_name).to_str().ok().map(str::to_owned)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_user_comes_from_passwd_when_the_environment_has_none() {
+        // SAFETY: getuid cannot fail.
+        let uid = unsafe { libc::getuid() };
+        let name = passwd_name(uid).expect("this user has a passwd entry");
+        assert!(!name.is_empty() && !name.starts_with("uid-"), "{name}");
+    }
 
     fn me(run: &str) -> Holder {
         Holder { run_id: run.into(), user: "u".into(), host: hostname(), pid: std::process::id(), started_at: "now".into() }

@@ -221,7 +221,8 @@ pub async fn execute(pipeline: &Pipeline, dag: &Dag, runners: &dyn Runners, mut 
             } else {
                 "succeeded"
             };
-            let decision = decide(stage, cancelled, aborted, progress.failed_upstream[i], progress.blocked[i]);
+            let blocked_by = progress.blocked[i].map(|(b, st)| (dag.graph[NodeIndex::new(b)].id.as_str(), st));
+            let decision = decide(stage, cancelled, aborted, progress.failed_upstream[i], blocked_by);
             // Skipped or cancelled for what happened upstream: its dependents are blocked
             // too. (Skipped by its own `if` is set below: that counts as done.)
             progress.passes_block[i] = !matches!(decision, Decision::Run);
@@ -356,8 +357,9 @@ struct Progress {
     status: Vec<StageStatus>,
     /// A stage this one depends on, directly or not, failed.
     failed_upstream: Vec<bool>,
-    /// A stage this one depends on did not succeed (and was not skipped by its own `if`).
-    blocked: Vec<bool>,
+    /// The first stage this one depends on, directly or not, that did not
+    /// succeed (and was not skipped by its own `if`), with how it ended.
+    blocked: Vec<Option<(usize, StageStatus)>>,
     /// This stage, if skipped, was skipped for what happened upstream, not by its own `if`.
     passes_block: Vec<bool>,
     /// Dependencies not yet settled.
@@ -373,7 +375,7 @@ impl Progress {
         Progress {
             status: vec![StageStatus::Pending; n],
             failed_upstream: vec![false; n],
-            blocked: vec![false; n],
+            blocked: vec![None; n],
             passes_block: vec![true; n],
             ready: (0..n).filter(|&i| waiting[i] == 0).collect(),
             waiting,
@@ -392,11 +394,16 @@ impl Progress {
             self.failed_upstream[d] |= st == StageStatus::Failed || self.failed_upstream[i];
             // A stage its own `if` skipped counts as done; one skipped because it was
             // blocked passes the block on.
-            self.blocked[d] |= match st {
-                StageStatus::Succeeded => false,
-                StageStatus::Skipped => self.passes_block[i],
-                _ => true,
+            let origin = match st {
+                StageStatus::Succeeded => None,
+                StageStatus::Skipped if !self.passes_block[i] => None,
+                // Skipped for what happened upstream: name where it started.
+                StageStatus::Skipped => self.blocked[i].or(Some((i, st))),
+                _ => Some((i, st)),
             };
+            if self.blocked[d].is_none() {
+                self.blocked[d] = origin;
+            }
             self.waiting[d] -= 1;
             if self.waiting[d] == 0 {
                 self.ready.push_back(d);
@@ -426,12 +433,15 @@ fn decision_status(d: &Decision) -> StageStatus {
     }
 }
 
-fn decide(stage: &Stage, cancelled: bool, aborted: bool, failed_upstream: bool, blocked: bool) -> Decision {
+fn decide(stage: &Stage, cancelled: bool, aborted: bool, failed_upstream: bool, blocked_by: Option<(&str, StageStatus)>) -> Decision {
     match (stage.common.when, cancelled) {
         _ if aborted => Decision::Cancel("run interrupted twice".into()),
         (When::Always, _) => Decision::Run,
         (_, true) => Decision::Cancel("run interrupted".into()),
-        (When::Success, false) if blocked => Decision::Skip("a stage it depends on did not succeed".into()),
+        (When::Success, false) if blocked_by.is_some() => {
+            let (id, st) = blocked_by.unwrap_or(("?", StageStatus::Failed));
+            Decision::Skip(format!("`{id}`, which it depends on, did not succeed ({})", st.as_str()))
+        }
         (When::Success, false) => Decision::Run,
         (When::Failure, false) if failed_upstream => Decision::Run,
         (When::Failure, false) => Decision::Skip("nothing it depends on failed".into()),
