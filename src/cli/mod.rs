@@ -27,6 +27,21 @@ pub mod exit {
     pub const INTERRUPTED: i32 = 130;
 }
 
+/// Options whose value must be joined with `=` (their value is optional, so a
+/// separate word would be read as the next argument).
+const EQUALS_ONLY: &[&str] = &["--wait-lock"];
+
+/// A hint for `--wait-lock 5m`: clap would call `5m` an unexpected argument.
+pub fn spaced_value_hint(args: impl Iterator<Item = std::ffi::OsString>) -> Option<String> {
+    let args: Vec<String> = args.map(|a| a.to_string_lossy().into_owned()).collect();
+    args.windows(2).find_map(|pair| {
+        let (flag, value) = (pair[0].as_str(), pair[1].as_str());
+        (EQUALS_ONLY.contains(&flag) && humantime::parse_duration(value).is_ok()).then(|| {
+            format!("error: `{flag} {value}`: this option takes its value after `=`\nhelp: write `{flag}={value}` (`{flag}` alone waits up to 1h)")
+        })
+    })
+}
+
 #[derive(Parser, Debug)]
 #[command(name = "slipway", version, about = "Declarative deployment pipelines: validate, plan and run them")]
 pub struct Cli {

@@ -92,6 +92,11 @@ pub struct PlanArgs {
 #[derive(clap::Args, Debug)]
 pub struct ResumeArgs {
     pub run_id: String,
+    /// The pipeline file, when it is no longer where the run started it (a CI
+    /// workspace in another folder). Its name and what is left to run must be
+    /// unchanged.
+    #[arg(long, value_name = "PATH")]
+    pub file: Option<PathBuf>,
     #[command(flatten)]
     pub exec: ExecArgs,
 }
@@ -211,7 +216,11 @@ pub fn resume(args: ResumeArgs) -> i32 {
     let x = &args.exec;
     let state = &x.state.resolve(Path::new("."));
     let meta = match Journal::meta(state, &args.run_id) {
-        Ok(meta) => meta,
+        Ok(meta) => match &args.file {
+            // Recorded absolute, as `run` records it, so the next resume finds it too.
+            Some(f) => RunMeta { file: std::path::absolute(f).unwrap_or_else(|_| f.clone()).display().to_string(), ..meta },
+            None => meta,
+        },
         Err(e) => {
             eprintln!("error: cannot open run `{}` under {}: {e}", args.run_id, state.display());
             eprintln!("help: `slipway runs` lists the runs there");
@@ -221,7 +230,10 @@ pub fn resume(args: ResumeArgs) -> i32 {
     let checked = match load::valid_pipeline(Path::new(&meta.file)) {
         Ok(c) => c,
         Err(code) => {
-            eprintln!("help: run {} was started from {}; a run can only be resumed from its pipeline file", meta.run_id, meta.file);
+            eprintln!(
+                "help: run {} was started from {}; if the file moved, name it: `slipway resume {} --file PATH`",
+                meta.run_id, meta.file, meta.run_id
+            );
             return code;
         }
     };

@@ -411,3 +411,22 @@ fn resume_refuses_while_the_run_holds_its_lock() {
     assert_eq!(out.status.code(), Some(75), "{}", String::from_utf8_lossy(&out.stderr));
     stop(child);
 }
+
+#[test]
+fn resume_takes_the_pipeline_file_from_where_it_moved() {
+    let sb = Sandbox::new("resume-moved");
+    std::fs::create_dir_all(sb.path("old")).unwrap();
+    sb.write("old/p.yaml", "version: 1\nname: moved\nstages:\n  a: { kind: shell, run: 'echo a >> ../count_a' }\n  b: { kind: shell, needs: [a], run: 'test -f ../go && touch ../b_done' }\n");
+    let out = sb.run(&["run", "old/p.yaml", "--state-dir", ".slipway"]);
+    assert_eq!(out.status.code(), Some(1));
+    let id = sb.run_ids()[0].clone();
+    std::fs::rename(sb.path("old"), sb.path("new")).unwrap();
+    sb.write("go", "");
+    let out = sb.run(&["resume", &id, "--state-dir", ".slipway"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--file PATH"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = sb.run(&["resume", &id, "--state-dir", ".slipway", "--file", "new/p.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(sb.path("b_done").exists());
+    assert_eq!(sb.read("count_a"), "a\n", "a ran again");
+}

@@ -442,3 +442,13 @@ fn the_summary_follows_the_progress_on_stdout_and_skips_name_the_stage_that_did_
     assert!(stdout.contains("- ship skipped: `build`, which it depends on, did not succeed (failed)"), "{stdout}");
     assert!(stdout.contains("- tell skipped: `build`, which it depends on, did not succeed (failed)"), "{stdout}");
 }
+
+#[test]
+fn a_lock_wait_written_with_a_space_gets_a_hint() {
+    let sb = Sandbox::new("wait-lock-space");
+    sb.write("p.yaml", "version: 1\nname: w\nstages:\n  a: { kind: shell, run: 'true' }\n");
+    let out = sb.run(&["run", "p.yaml", "--wait-lock", "5m"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("write `--wait-lock=5m`"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(sb.run_ids().is_empty(), "nothing ran");
+}
