@@ -351,7 +351,9 @@ fn say_commands_left(left: &[(String, u32)]) {
         eprintln!("  - stage `{stage}`: process group {pgid}");
     }
     let kill: Vec<String> = left.iter().map(|(_, pgid)| format!("-{pgid}")).collect();
-    eprintln!("help: wait for them to end, or stop them with `kill -TERM {}`; then try again", kill.join(" "));
+    // `--` first: procps-ng's kill reads `-TERM -12345` as signal options and can
+    // end up signalling every process (pid -1).
+    eprintln!("help: wait for them to end, or stop them with `kill -TERM -- {}`; then try again", kill.join(" "));
 }
 
 /// What a resumed run takes from the journal.

@@ -169,7 +169,7 @@ fn resume_waits_until_the_crashed_runs_commands_are_gone() {
     let out = sb.run(&["resume", &id]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(75), "{stderr}");
-    assert!(stderr.contains("stage `b`: process group") && stderr.contains("kill -TERM -"), "{stderr}");
+    assert!(stderr.contains("stage `b`: process group") && stderr.contains("kill -TERM -- -"), "{stderr}");
     // Nor does a new run start beside it, though the lock's holder is gone.
     let out = sb.run(&["run", "p.yaml"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
