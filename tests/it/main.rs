@@ -1,8 +1,10 @@
 //! End-to-end tests of the `slipway` binary: one test binary, a module per concern.
 
+mod audit_ticket;
 mod durability;
 mod fixtures;
 mod graph;
+mod jira_standin;
 mod pipelines;
 mod plan;
 mod property;

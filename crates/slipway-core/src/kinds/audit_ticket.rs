@@ -15,6 +15,7 @@ config_struct! {
         pub api_version: Option<Bounded<2, 3>>,
         /// With `email`: Cloud basic auth (email + API token). Without: a Data Center bearer token.
         pub email: Option<Template>,
+        /// Cloud: an API token (with `email`). Data Center: a personal access token.
         pub token: Template,
     }
 }
@@ -32,6 +33,8 @@ config_struct! {
         /// The ticket's description (JIRA's `description` field); `description` on a
         /// stage is the stage's own.
         pub body: Option<Template>,
+        /// Labels for the ticket. Slipway adds `slipway-<run id>-<stage id>`, which a
+        /// retry or a resume searches for before creating anything.
         #[serde(default)]
         pub labels: Vec<Template>,
         /// A workflow transition to apply once created, by name (e.g. `Approved`).

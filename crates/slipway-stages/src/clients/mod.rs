@@ -2,5 +2,7 @@
 //! A client never knows which stage called it; a kind never builds a URL or
 //! reads a status line itself.
 
+pub mod adf;
+pub mod jira;
 pub mod request;
 pub mod webhook;
