@@ -2,5 +2,9 @@
 //! A client never knows which stage called it; a kind never builds a URL or
 //! reads a status line itself.
 
+pub mod datadog;
+pub mod elasticsearch;
+pub mod grafana;
+pub mod redis;
 pub mod request;
 pub mod webhook;
