@@ -1,11 +1,15 @@
 //! End-to-end tests of the `slipway` binary: one test binary, a module per concern.
 
+mod dashboards_standin;
 mod durability;
 mod fixtures;
 mod graph;
+mod marker;
+mod marker_redis;
 mod pipelines;
 mod plan;
 mod property;
+mod redis_server;
 mod run;
 mod sandbox;
 mod schema;

@@ -61,12 +61,12 @@ impl Grafana {
         if let Some(panel) = a.panel_id {
             body["panelId"] = Value::from(panel);
         }
-        self.request(Request::post(self.url("/api/annotations")).json(body))
+        self.request(Request::post(self.url("/api/annotations"))).json(body)
     }
 
     /// Sets `timeEnd` on annotation `id`: a point becomes a region.
     pub fn close(&self, id: &str, time_end: Value) -> Request {
-        self.request(Request::patch(self.url(&format!("/api/annotations/{id}"))).json(json!({ "timeEnd": time_end })))
+        self.request(Request::patch(self.url(&format!("/api/annotations/{id}")))).json(json!({ "timeEnd": time_end }))
     }
 }
 

@@ -59,7 +59,7 @@ pub enum Sent {
     /// Published to this many subscribers (zero: nobody heard it).
     Published(i64),
     /// The guard key existed: an earlier attempt sent this event.
-    AlreadySent,
+    Repeat,
 }
 
 impl Push {
@@ -101,13 +101,15 @@ impl Push {
                 .await
                 .map_err(|e| classify(&e))?;
             Ok(match (answer, self.mode) {
-                (n, _) if n < 0 => Sent::AlreadySent,
+                (n, _) if n < 0 => Sent::Repeat,
                 (n, Mode::List) => Sent::Pushed(n),
                 (n, Mode::Channel) => Sent::Published(n),
             })
         };
         tokio::select! {
-            result = push => result.map_err(|e: StageError| StageError { message: env.masker.mask(&e.message), ..e }),
+            result = push => result.map_err(|e: StageError| {
+                StageError { message: env.masker.mask(&format!("{}: {}", redacted(&self.url), e.message)), ..e }
+            }),
             () = env.interrupted() => Err(StageError::permanent("stopped: the run was interrupted")),
         }
     }
@@ -122,7 +124,7 @@ fn classify(e: &RedisError) -> StageError {
     let auth = e.kind() == ErrorKind::AuthenticationFailed || matches!(code, "WRONGPASS" | "NOAUTH") || text.contains("NOAUTH");
     if auth {
         return StageError::permanent(format!(
-            "{text}: Redis refused the credentials: check the password in `url` (`redis://:{{{{ secrets.REDIS_PASSWORD }}}}@host:6379/0`)"
+            "the server refused the credentials ({text}): check the password in `url` (`redis://:{{{{ secrets.REDIS_PASSWORD }}}}@host:6379/0`)"
         ));
     }
     if code == "NOPERM" {
@@ -130,6 +132,9 @@ fn classify(e: &RedisError) -> StageError {
     }
     if e.kind() == ErrorKind::InvalidClientConfig {
         return StageError::permanent(format!("{text}: check `url` (`redis://[:password@]host:port[/db]`)"));
+    }
+    if text.contains("switch database") {
+        return StageError::permanent(format!("{text}: check the database number at the end of `url`"));
     }
     if code == "WRONGTYPE" {
         return StageError::permanent(format!("{text}: `key` names a Redis key that is not a list: pick another `key`"));

@@ -307,7 +307,7 @@ impl Run {
                         format!("redis: published on `{}`, but no subscriber was listening: the event is lost", push.target)
                     }
                     Sent::Published(n) => format!("redis: published on `{}` to {n} subscriber(s)", push.target),
-                    Sent::AlreadySent => format!("redis: an earlier attempt sent this event to `{}`; not sent again", push.target),
+                    Sent::Repeat => format!("redis: an earlier attempt sent this event to `{}`; not sent again", push.target),
                 };
                 env.log("stdout", &line);
             }
