@@ -1,13 +1,17 @@
 //! End-to-end tests of the `slipway` binary: one test binary, a module per concern.
 
 mod audit_ticket;
+mod dashboards_standin;
 mod durability;
 mod fixtures;
 mod graph;
 mod jira_standin;
+mod marker;
+mod marker_redis;
 mod pipelines;
 mod plan;
 mod property;
+mod redis_server;
 mod run;
 mod sandbox;
 mod schema;

@@ -67,7 +67,7 @@ impl Live {
             http: http::Run { http: http.clone() },
             changelog: changelog::Run { http: http.clone() },
             audit_ticket: audit_ticket::Run { http: http.clone() },
-            marker: marker::Run { http: http.clone() },
+            marker: marker::Run::new(http.clone()),
             notify: notify::Run { http },
             unsupported: Unsupported,
         }

@@ -115,10 +115,23 @@ config_struct! {
         pub text: Option<Template>,
         #[serde(default)]
         pub tags: Vec<Template>,
+        /// Datadog Events API v1. At-least-once: Datadog takes no idempotency key, so
+        /// an answer lost after the event was made can lead to a second event when the
+        /// stage is retried or resumed.
         pub datadog: Option<Spanned<DatadogSink>>,
+        /// A Grafana annotation (a `start` marker opens a region; the `end` marker given
+        /// `annotation_id` closes it). Exactly once: the annotation is tagged
+        /// `slipway.<run id>.<stage id>`, looked for before it is created.
         pub grafana: Option<Spanned<GrafanaSink>>,
+        /// A document in Elasticsearch or OpenSearch. Exactly once: it is stored under the
+        /// id `slipway.<run id>.<stage id>`, so a retry replaces it.
         pub elasticsearch: Option<Spanned<ElasticsearchSink>>,
+        /// One JSON event for Logstash's redis input. Exactly once: one Lua script sets
+        /// the key `slipway:idempotency:<run id>:<stage id>` (NX, kept 7 days) and pushes
+        /// only if the key was new.
         pub redis: Option<Spanned<RedisSink>>,
+        /// A JSON POST; the default body is the event (see docs/stages/marker.md).
+        /// Exactly once where the receiver honours the `Idempotency-Key` header.
         pub webhook: Option<Spanned<WebhookSink>>,
     }
 }
@@ -126,9 +139,9 @@ config_struct! {
 impl KindSpec for MarkerConfig {
     fn outputs(&self) -> Vec<OutputDecl> {
         vec![
-            OutputDecl::new("datadog_event_id", OutputType::String, "the Datadog event id (id_str)"),
-            OutputDecl::new("grafana_annotation_id", OutputType::String, "the Grafana annotation id"),
-            OutputDecl::new("elasticsearch_id", OutputType::String, "the document id"),
+            OutputDecl::new("datadog_event_id", OutputType::String, "the Datadog event id (id_str); empty without `datadog`"),
+            OutputDecl::new("grafana_annotation_id", OutputType::String, "the Grafana annotation id; empty without `grafana`"),
+            OutputDecl::new("elasticsearch_id", OutputType::String, "the Elasticsearch document id; empty without `elasticsearch`"),
             OutputDecl::new("timestamp", OutputType::String, "when the event happened (RFC 3339)"),
         ]
     }

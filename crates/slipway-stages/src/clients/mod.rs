@@ -3,6 +3,10 @@
 //! reads a status line itself.
 
 pub mod adf;
+pub mod datadog;
+pub mod elasticsearch;
+pub mod grafana;
 pub mod jira;
+pub mod redis;
 pub mod request;
 pub mod webhook;
