@@ -2,6 +2,8 @@
 
 mod durability;
 mod fixtures;
+mod fleet;
+mod fleet_harness;
 mod graph;
 mod pipelines;
 mod plan;

@@ -10,6 +10,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
 
 /// How a command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
     Code(i32),
     Signal(i32),
@@ -175,6 +176,12 @@ const MAX_LINE: usize = 64 * 1024;
 /// Forwards output line by line, reading to the end whatever the bytes are (a
 /// reader that stopped early would kill the command with SIGPIPE).
 async fn pump(env: &StageEnv<'_>, stream: &str, source: impl AsyncRead + Unpin) {
+    lines(source, |line| env.log(stream, line)).await
+}
+
+/// Calls `each` with every line of `source` (without its line ending), in pieces
+/// of at most [`MAX_LINE`] bytes, reading to the end whatever the bytes are.
+pub async fn lines(source: impl AsyncRead + Unpin, mut each: impl FnMut(&str)) {
     use tokio::io::AsyncReadExt;
     let mut reader = BufReader::new(source);
     let mut line = Vec::new();
@@ -191,11 +198,11 @@ async fn pump(env: &StageEnv<'_>, stream: &str, source: impl AsyncRead + Unpin) 
             _ => 0,
         };
         let text = String::from_utf8_lossy(&line[..line.len() - keep]);
-        env.log(stream, text.trim_end_matches(['\n', '\r']));
+        each(text.trim_end_matches(['\n', '\r']));
         line.drain(..line.len() - keep);
     }
     if !line.is_empty() {
-        env.log(stream, &String::from_utf8_lossy(&line));
+        each(&String::from_utf8_lossy(&line));
     }
 }
 
