@@ -319,3 +319,19 @@ fn an_interrupt_stops_the_command_on_the_host() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn unchecked_host_keys_are_warned_about() {
+    let sb = Sandbox::new("fleet-nocheck");
+    sb.write(
+        "p.yaml",
+        "version: 1\nname: nocheck\nssh:\n  strict_host_key_checking: no\n  options: { ServerAliveInterval: 15 }\nhosts:\n  web: [web-1]\nstages:\n  a: { kind: shell, hosts: web, run: 'true' }\n",
+    );
+    let out = sb.run(&["validate", "--format", "json", "p.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "a warning only");
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let codes: Vec<(&str, &str)> =
+        json["diagnostics"].as_array().unwrap().iter().map(|d| (d["code"].as_str().unwrap(), d["severity"].as_str().unwrap())).collect();
+    assert_eq!(codes, [("host-keys-unchecked", "warning")]);
+    assert_eq!(sb.run(&["validate", "--deny-warnings", "p.yaml"]).status.code(), Some(1), "CI with --deny-warnings refuses it");
+}

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use slipway_core::model::HostKeyChecking;
+use slipway_core::model::{HostKeyChecking, SshSettings};
 use slipway_engine::runtime::{BoxFuture, HostInfo, StageEnv, StageError};
 use tokio::process::Command;
 
@@ -45,42 +45,7 @@ pub struct Masters(std::sync::Mutex<HashMap<Vec<String>, Arc<tokio::sync::Mutex<
 
 impl<'s> Ssh<'s> {
     pub fn new(env: &StageEnv<'_>, host: &HostInfo, control_dir: &Path, group: &'s StageGroup, masters: &'s Masters) -> Self {
-        let base = env.base_dir;
-        let settings = env.pipeline.ssh.as_ref();
-        let mut args: Vec<String> = Vec::new();
-        let mut push = |a: &str, b: String| args.extend([a.to_owned(), b]);
-        if let Some(s) = settings {
-            if let Some(config) = &s.config {
-                push("-F", path(base, config));
-            }
-            if let Some(key) = &s.identity_file {
-                push("-i", path(base, key));
-            }
-            if let Some(known) = &s.known_hosts {
-                push("-o", format!("UserKnownHostsFile={}", option_path(&path(base, known))));
-            }
-        }
-        let checking = settings.map_or(HostKeyChecking::Yes, |s| s.host_key_checking());
-        push("-o", format!("StrictHostKeyChecking={}", checking.as_str()));
-        // ssh keeps the first value it is given for an option: the pipeline's own
-        // options come before Slipway's defaults, so they win.
-        for (name, value) in settings.map(|s| &s.options).into_iter().flatten() {
-            push("-o", format!("{}={value}", name.value));
-        }
-        push("-o", "BatchMode=yes".into());
-        push("-o", "ConnectTimeout=15".into());
-        push("-o", "ControlMaster=auto".into());
-        push("-o", format!("ControlPath={}/%C", option_path(&control_dir.display().to_string()).replace('%', "%%")));
-        push("-o", format!("ControlPersist={PERSIST}"));
-        let mut target = host.address.clone();
-        if let Some(user) = &host.user {
-            push("-l", user.clone());
-            target = format!("{user}@{target}");
-        }
-        if let Some(port) = host.port {
-            push("-p", port.to_string());
-            target.push_str(&format!(" -p {port}"));
-        }
+        let (args, target) = options(env.pipeline.ssh.as_ref(), env.base_dir, host, control_dir);
         Ssh { host: host.name.clone(), address: host.address.clone(), target, args, group, masters }
     }
 
@@ -174,6 +139,46 @@ impl Transport for Ssh<'_> {
     }
 }
 
+/// ssh's arguments before the address: what the pipeline sets, then
+/// multiplexing and batch mode. Also the target as messages show it.
+fn options(settings: Option<&SshSettings>, base: &Path, host: &HostInfo, control_dir: &Path) -> (Vec<String>, String) {
+    let mut args: Vec<String> = Vec::new();
+    let mut push = |a: &str, b: String| args.extend([a.to_owned(), b]);
+    if let Some(s) = settings {
+        if let Some(config) = &s.config {
+            push("-F", path(base, config));
+        }
+        if let Some(key) = &s.identity_file {
+            push("-i", path(base, key).replace('%', "%%"));
+        }
+        if let Some(known) = &s.known_hosts {
+            push("-o", format!("UserKnownHostsFile={}", option_path(&path(base, known).replace('%', "%%"))));
+        }
+    }
+    let checking = settings.map_or(HostKeyChecking::Yes, |s| s.host_key_checking());
+    push("-o", format!("StrictHostKeyChecking={}", checking.as_str()));
+    // ssh keeps the first value it is given for an option: the pipeline's own
+    // options come before Slipway's defaults, so they win.
+    for (name, value) in settings.map(|s| &s.options).into_iter().flatten() {
+        push("-o", format!("{}={value}", name.value));
+    }
+    push("-o", "BatchMode=yes".into());
+    push("-o", "ConnectTimeout=15".into());
+    push("-o", "ControlMaster=auto".into());
+    push("-o", format!("ControlPath={}", option_path(&format!("{}/%C", control_dir.display().to_string().replace('%', "%%")))));
+    push("-o", format!("ControlPersist={PERSIST}"));
+    let mut target = host.address.clone();
+    if let Some(user) = &host.user {
+        push("-l", user.clone());
+        target = format!("{user}@{target}");
+    }
+    if let Some(port) = host.port {
+        push("-p", port.to_string());
+        target.push_str(&format!(" -p {port}"));
+    }
+    (args, target)
+}
+
 /// What the host's `bash -s` reads. One brace group, so bash reads all of it
 /// before it runs any: the watchdog can then read what is left of stdin, which
 /// is nothing until it closes. The command runs with stdin from /dev/null in
@@ -226,7 +231,8 @@ fn path(base: &Path, given: &str) -> String {
     if given.starts_with('~') || Path::new(given).is_absolute() { given.to_owned() } else { base.join(given).display().to_string() }
 }
 
-/// ssh splits option values at spaces: quote a path that holds any.
+/// ssh splits option values at spaces: quote a path that holds any. (It
+/// expands `%` tokens in these paths: callers double a literal `%`.)
 fn option_path(p: &str) -> String {
     if p.contains(char::is_whitespace) { format!("\"{p}\"") } else { p.to_owned() }
 }
@@ -284,6 +290,46 @@ mod tests {
         assert_eq!(control_dir(Some(&long)).unwrap(), dir, "the same folder each time");
         let _ = std::fs::remove_dir_all(&long);
         let _ = std::fs::remove_dir(&dir);
+    }
+
+    fn host(user: Option<&str>, port: Option<u16>) -> HostInfo {
+        HostInfo {
+            name: "web-1".into(),
+            address: "10.0.0.1".into(),
+            user: user.map(str::to_owned),
+            port,
+            role: "web".into(),
+            transport: Default::default(),
+        }
+    }
+
+    #[test]
+    fn only_what_the_pipeline_sets_is_passed() {
+        let dir = Path::new("/state/ssh");
+        let (args, target) = options(None, Path::new("/p"), &host(None, None), dir);
+        assert!(!args.iter().any(|a| a == "-p" || a == "-l" || a == "-i" || a == "-F"), "{args:?}");
+        assert_eq!(target, "10.0.0.1");
+        assert!(args.windows(2).any(|w| w == ["-o", "StrictHostKeyChecking=yes"]), "yes unless the pipeline says otherwise");
+        assert!(args.windows(2).any(|w| w == ["-o", "ControlPath=/state/ssh/%C"]), "{args:?}");
+        let (args, target) = options(None, Path::new("/p"), &host(Some("deploy"), Some(2222)), dir);
+        assert!(args.windows(2).any(|w| w == ["-l", "deploy"]) && args.windows(2).any(|w| w == ["-p", "2222"]), "{args:?}");
+        assert_eq!(target, "deploy@10.0.0.1 -p 2222");
+    }
+
+    #[test]
+    fn the_pipelines_settings_come_first_and_paths_start_at_its_folder() {
+        let text = "version: 1\nname: x\nssh:\n  config: ssh/config\n  identity_file: keys/deploy\n  known_hosts: /etc/kh 100%\n  strict_host_key_checking: accept-new\n  options: { BatchMode: 'no', ServerAliveInterval: 15 }\nstages: { a: { kind: shell, run: 'true' } }\n";
+        let checked = slipway_core::check_str("p.yaml", text);
+        let settings = checked.pipeline.as_ref().and_then(|p| p.ssh.as_ref());
+        let (args, _) = options(settings, Path::new("/pipelines"), &host(None, None), Path::new("/s p"));
+        let joined = args.join(" ");
+        assert!(
+            joined.starts_with("-F /pipelines/ssh/config -i /pipelines/keys/deploy -o UserKnownHostsFile=\"/etc/kh 100%%\""),
+            "{joined}"
+        );
+        let at = |needle: &str| joined.find(needle).unwrap_or_else(|| panic!("{needle} in {joined}"));
+        assert!(at("StrictHostKeyChecking=accept-new") < at("BatchMode=no") && at("BatchMode=no") < at("BatchMode=yes"), "{joined}");
+        assert!(joined.contains("ServerAliveInterval=15") && joined.contains("ControlPath=\"/s p/%C\""), "{joined}");
     }
 
     #[test]
