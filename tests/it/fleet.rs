@@ -68,13 +68,7 @@ fn secrets_reach_hosts_on_stdin_never_on_a_command_line() {
         crate::sandbox::wait_for(&h.root.join("started"), "the command to start on each host");
     }
     // While the commands run: no process shows the secret on its command line.
-    let mut seen = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        if String::from_utf8_lossy(&cmdline).contains(&secret) {
-            seen.push(String::from_utf8_lossy(&cmdline).replace('\0', " "));
-        }
-    }
+    let seen = command_lines_holding(&secret);
     let out = child.wait_with_output().unwrap();
     assert!(seen.is_empty(), "the secret is on a command line: {seen:?}");
     assert!(out.status.success());
@@ -334,4 +328,33 @@ fn unchecked_host_keys_are_warned_about() {
         json["diagnostics"].as_array().unwrap().iter().map(|d| (d["code"].as_str().unwrap(), d["severity"].as_str().unwrap())).collect();
     assert_eq!(codes, [("host-keys-unchecked", "warning")]);
     assert_eq!(sb.run(&["validate", "--deny-warnings", "p.yaml"]).status.code(), Some(1), "CI with --deny-warnings refuses it");
+}
+
+/// Processes whose command line holds `text`.
+fn command_lines_holding(text: &str) -> Vec<String> {
+    let mut seen = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let cmdline = String::from_utf8_lossy(&std::fs::read(entry.path().join("cmdline")).unwrap_or_default()).replace('\0', " ");
+        if cmdline.contains(text) {
+            seen.push(cmdline);
+        }
+    }
+    seen
+}
+
+#[test]
+fn a_local_script_holding_a_secret_keeps_it_off_the_command_line() {
+    let sb = Sandbox::new("local-secret");
+    let secret = format!("loc-{}-s3cr3t", std::process::id());
+    let host = "hosts:\n  here:\n    - { name: here-1, transport: local }\n";
+    let stages = "stages:\n  plain:\n    kind: shell\n    run: |\n      echo '{{ secrets.T }}' > plain\n      touch plain.started\n      sleep 1\n  on_host:\n    kind: shell\n    hosts: here\n    run: |\n      echo '{{ secrets.T }}' > host\n      touch host.started\n      sleep 1\n";
+    sb.write("p.yaml", &format!("version: 1\nname: local-secret\nsecrets:\n  T: {{ env: TOKEN }}\n{host}{stages}"));
+    let child = sb.command(&["run", "p.yaml"]).env("TOKEN", &secret).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    crate::sandbox::wait_for(&sb.path("plain.started"), "the local command");
+    crate::sandbox::wait_for(&sb.path("host.started"), "the local host's command");
+    let seen = command_lines_holding(&secret);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(seen.is_empty(), "the secret is on a command line: {seen:?}");
+    assert_eq!((sb.read("plain").trim(), sb.read("host").trim()), (secret.as_str(), secret.as_str()));
 }

@@ -35,6 +35,8 @@ pub struct Ssh<'s> {
     target: String,
     /// Options, `-l` and `-p`: everything before the address.
     args: Vec<String>,
+    /// The master connection's control socket.
+    socket: PathBuf,
     group: &'s StageGroup,
     masters: &'s Masters,
 }
@@ -45,8 +47,8 @@ pub struct Masters(std::sync::Mutex<HashMap<Vec<String>, Arc<tokio::sync::Mutex<
 
 impl<'s> Ssh<'s> {
     pub fn new(env: &StageEnv<'_>, host: &HostInfo, control_dir: &Path, group: &'s StageGroup, masters: &'s Masters) -> Self {
-        let (args, target) = options(env.pipeline.ssh.as_ref(), env.base_dir, host, control_dir);
-        Ssh { host: host.name.clone(), address: host.address.clone(), target, args, group, masters }
+        let (args, target, socket) = options(env.pipeline.ssh.as_ref(), env.base_dir, host, control_dir);
+        Ssh { host: host.name.clone(), address: host.address.clone(), target, args, socket, group, masters }
     }
 
     /// `ssh OPTIONS EXTRA -- ADDRESS REST`: `--`, so an address is never read as an option.
@@ -80,8 +82,9 @@ impl<'s> Ssh<'s> {
             cmd
         };
         let attempt = async {
-            // A master from an earlier run may still be up (`ControlPersist`).
-            if quiet(self.command(&["-O", "check"], &[])).status().await.is_ok_and(|s| s.success()) {
+            // A master from an earlier run may still be up (`ControlPersist`). A
+            // stale socket left by a master that died is replaced by ssh itself.
+            if self.socket.exists() {
                 return Ok(());
             }
             // `-f`: returns once connected and authenticated, the master left in the background.
@@ -140,8 +143,9 @@ impl Transport for Ssh<'_> {
 }
 
 /// ssh's arguments before the address: what the pipeline sets, then
-/// multiplexing and batch mode. Also the target as messages show it.
-fn options(settings: Option<&SshSettings>, base: &Path, host: &HostInfo, control_dir: &Path) -> (Vec<String>, String) {
+/// multiplexing and batch mode. Also the target as messages show it, and the
+/// master's socket.
+fn options(settings: Option<&SshSettings>, base: &Path, host: &HostInfo, control_dir: &Path) -> (Vec<String>, String, PathBuf) {
     let mut args: Vec<String> = Vec::new();
     let mut push = |a: &str, b: String| args.extend([a.to_owned(), b]);
     if let Some(s) = settings {
@@ -165,7 +169,6 @@ fn options(settings: Option<&SshSettings>, base: &Path, host: &HostInfo, control
     push("-o", "BatchMode=yes".into());
     push("-o", "ConnectTimeout=15".into());
     push("-o", "ControlMaster=auto".into());
-    push("-o", format!("ControlPath={}", option_path(&format!("{}/%C", control_dir.display().to_string().replace('%', "%%")))));
     push("-o", format!("ControlPersist={PERSIST}"));
     let mut target = host.address.clone();
     if let Some(user) = &host.user {
@@ -176,7 +179,18 @@ fn options(settings: Option<&SshSettings>, base: &Path, host: &HostInfo, control
         push("-p", port.to_string());
         target.push_str(&format!(" -p {port}"));
     }
-    (args, target)
+    // The socket is named after everything that decides the connection (like
+    // ssh's own `%C`, but known here): whether a master is up is then one stat.
+    use sha2::Digest;
+    let mut hash = sha2::Sha256::new();
+    for a in args.iter().chain([&host.address]) {
+        hash.update(a.as_bytes());
+        hash.update([0]);
+    }
+    let name: String = hash.finalize().iter().take(20).map(|b| format!("{b:02x}")).collect();
+    let socket = control_dir.join(name);
+    args.extend(["-o".into(), format!("ControlPath={}", option_path(&socket.display().to_string().replace('%', "%%")))]);
+    (args, target, socket)
 }
 
 /// What the host's `bash -s` reads. One brace group, so bash reads all of it
@@ -306,14 +320,16 @@ mod tests {
     #[test]
     fn only_what_the_pipeline_sets_is_passed() {
         let dir = Path::new("/state/ssh");
-        let (args, target) = options(None, Path::new("/p"), &host(None, None), dir);
+        let (args, target, socket) = options(None, Path::new("/p"), &host(None, None), dir);
         assert!(!args.iter().any(|a| a == "-p" || a == "-l" || a == "-i" || a == "-F"), "{args:?}");
         assert_eq!(target, "10.0.0.1");
         assert!(args.windows(2).any(|w| w == ["-o", "StrictHostKeyChecking=yes"]), "yes unless the pipeline says otherwise");
-        assert!(args.windows(2).any(|w| w == ["-o", "ControlPath=/state/ssh/%C"]), "{args:?}");
-        let (args, target) = options(None, Path::new("/p"), &host(Some("deploy"), Some(2222)), dir);
+        assert_eq!(args.last().map(String::as_str), Some(format!("ControlPath={}", socket.display()).as_str()));
+        assert_eq!((socket.parent(), socket.file_name().map(|n| n.len())), (Some(dir), Some(40)), "{socket:?}");
+        let (args, target, other) = options(None, Path::new("/p"), &host(Some("deploy"), Some(2222)), dir);
         assert!(args.windows(2).any(|w| w == ["-l", "deploy"]) && args.windows(2).any(|w| w == ["-p", "2222"]), "{args:?}");
         assert_eq!(target, "deploy@10.0.0.1 -p 2222");
+        assert_ne!(other, socket, "another connection, another master");
     }
 
     #[test]
@@ -321,7 +337,7 @@ mod tests {
         let text = "version: 1\nname: x\nssh:\n  config: ssh/config\n  identity_file: keys/deploy\n  known_hosts: /etc/kh 100%\n  strict_host_key_checking: accept-new\n  options: { BatchMode: 'no', ServerAliveInterval: 15 }\nstages: { a: { kind: shell, run: 'true' } }\n";
         let checked = slipway_core::check_str("p.yaml", text);
         let settings = checked.pipeline.as_ref().and_then(|p| p.ssh.as_ref());
-        let (args, _) = options(settings, Path::new("/pipelines"), &host(None, None), Path::new("/s p"));
+        let (args, _, _) = options(settings, Path::new("/pipelines"), &host(None, None), Path::new("/s p"));
         let joined = args.join(" ");
         assert!(
             joined.starts_with("-F /pipelines/ssh/config -i /pipelines/keys/deploy -o UserKnownHostsFile=\"/etc/kh 100%%\""),
@@ -329,7 +345,7 @@ mod tests {
         );
         let at = |needle: &str| joined.find(needle).unwrap_or_else(|| panic!("{needle} in {joined}"));
         assert!(at("StrictHostKeyChecking=accept-new") < at("BatchMode=no") && at("BatchMode=no") < at("BatchMode=yes"), "{joined}");
-        assert!(joined.contains("ServerAliveInterval=15") && joined.contains("ControlPath=\"/s p/%C\""), "{joined}");
+        assert!(joined.contains("ServerAliveInterval=15") && joined.contains("ControlPath=\"/s p/"), "{joined}");
     }
 
     #[test]
