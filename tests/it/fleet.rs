@@ -62,7 +62,7 @@ fn secrets_reach_hosts_on_stdin_never_on_a_command_line() {
     let stages = "  use:\n    kind: shell\n    hosts: web\n    env: { T: '{{ secrets.TOKEN }}' }\n    run: |\n      echo \"$T\" > \"$HOME/token\"\n      echo \"got $T\"\n      touch \"$HOME/started\"\n      sleep 2\n";
     let text = pipeline(&fleet, stages).replace("hosts:\n", "secrets:\n  TOKEN: { env: TOKEN }\nhosts:\n");
     sb.write("p.yaml", &text);
-    let mut child =
+    let child =
         sb.command(&["run", "p.yaml", "--format", "json"]).env("TOKEN", &secret).stdout(std::process::Stdio::piped()).spawn().unwrap();
     for h in &fleet.hosts {
         crate::sandbox::wait_for(&h.root.join("started"), "the command to start on each host");

@@ -82,7 +82,9 @@ pub fn fleet(args: &[&str]) -> Result<()> {
         }
         drop(fleet);
     }
-    println!("\nratio: Slipway warm over ansible-playbook with the `command` module (the usual way to run a command); target 1/10 or better");
+    println!(
+        "\nratio: Slipway warm over ansible-playbook with the `command` module (the usual way to run a command); target 1/10 or better"
+    );
     Ok(())
 }
 
@@ -109,7 +111,9 @@ fn pipeline(fleet: &Fleet, transport: &str) -> String {
             _ => s.push_str(&format!("    - {{ name: {}, address: 127.0.0.1, port: {} }}\n", h.name, h.port)),
         }
     }
-    s.push_str(&format!("stages:\n  converge:\n    kind: converge\n    hosts: all\n    concurrency: {CONCURRENCY}\n    command: /bin/true\n"));
+    s.push_str(&format!(
+        "stages:\n  converge:\n    kind: converge\n    hosts: all\n    concurrency: {CONCURRENCY}\n    command: /bin/true\n"
+    ));
     s
 }
 

@@ -1,10 +1,15 @@
 //! The top-level `ssh:` block: how the system's OpenSSH client reaches hosts.
 //! Slipway passes only what is set here; ssh_config decides everything else.
 
-use indexmap::IndexMap;
+use std::borrow::Cow;
 
-use crate::decode::{Decoder, Key, Spanned};
+use indexmap::IndexMap;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+
+use crate::decode::{Decode, Decoder, Key, Spanned};
 use crate::diagnostic::{Code, Diagnostic};
+use crate::template::{TemplateField, Templates};
+use crate::yaml::Node;
 use crate::{config_struct, string_enum};
 
 string_enum! {
@@ -36,7 +41,7 @@ config_struct! {
         /// More `-o` settings, e.g. `{ ServerAliveInterval: 15, ProxyJump: bastion }`.
         /// They come before Slipway's own, so they win where both set one.
         #[serde(default)]
-        pub options: IndexMap<Key, String>,
+        pub options: IndexMap<Key, OptionValue>,
     }
 }
 
@@ -59,7 +64,7 @@ impl SshSettings {
                     Diagnostic::error(Code::InvalidValue, name.span, format!("`{}` is not an ssh option name", name.value))
                         .with_help("ssh option names are letters and digits, as in `ssh_config(5)`: `ServerAliveInterval`"),
                 );
-            } else if value.contains(['\n', '\r', '\0']) {
+            } else if value.0.contains(['\n', '\r', '\0']) {
                 cx.push(
                     Diagnostic::error(Code::InvalidValue, name.span, format!("the value of ssh option `{}` spans lines", name.value))
                         .with_help("write the option's value on one line"),
@@ -67,4 +72,39 @@ impl SshSettings {
             }
         }
     }
+}
+
+/// An ssh option's value: text or a number (`ServerAliveInterval: 15`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(transparent)]
+pub struct OptionValue(pub String);
+
+impl std::fmt::Display for OptionValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl JsonSchema for OptionValue {
+    fn schema_name() -> Cow<'static, str> {
+        "SshOptionValue".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "description": "The option's value, as in ssh_config(5): `15`, `yes`, `bastion.internal`.", "type": ["string", "integer"] })
+    }
+}
+
+impl Decode for OptionValue {
+    fn expected() -> String {
+        "an ssh option's value".into()
+    }
+
+    fn decode(node: &Node, cx: &mut Decoder) -> Option<Self> {
+        cx.string(node, "text or a number, as ssh_config(5) writes it").map(|s| OptionValue(s.to_owned()))
+    }
+}
+
+impl Templates for OptionValue {
+    fn each_template<'a>(&'a self, _: &mut Vec<TemplateField<'a>>) {}
 }

@@ -234,7 +234,7 @@ fn signal(pgid: i32, sig: i32) {
 fn spawn_error(program: &str, e: std::io::Error) -> StageError {
     let mut message = format!("cannot start `{program}`: {e}");
     if e.kind() == std::io::ErrorKind::NotFound {
-        message.push_str(&format!(": install it, or put it on PATH"));
+        message.push_str(": install it, or put it on PATH");
     }
     match e.raw_os_error() {
         Some(libc::EMFILE | libc::ENFILE | libc::EAGAIN | libc::ENOMEM) => StageError::transient(message),
