@@ -28,6 +28,8 @@ pub struct Summary {
     /// Stages in the order they first appeared.
     order: Vec<String>,
     seen: std::collections::HashSet<String>,
+    /// Per-host lines of stages that ran on hosts (their `hosts` output).
+    hosts: BTreeMap<String, Vec<String>>,
 }
 
 impl Summary {
@@ -70,9 +72,12 @@ pub async fn report(mut rx: mpsc::UnboundedReceiver<Event>, format: OutputFormat
 fn track(s: &mut Summary, e: &Event) {
     match e {
         Event::StageStarted { stage, .. } => s.appear(stage),
-        Event::StageFinished { stage, status, attempts, duration_ms, reason, .. } => {
+        Event::StageFinished { stage, status, attempts, duration_ms, reason, outputs, .. } => {
             s.appear(stage);
             s.rows.insert(stage.clone(), (*status, *attempts, *duration_ms, reason.clone()));
+            if let Some(hosts) = outputs.get("hosts").and_then(|h| h.as_array()) {
+                s.hosts.insert(stage.clone(), hosts.iter().map(host_line).collect());
+            }
         }
         Event::StageReused { stage, .. } => {
             s.appear(stage);
@@ -80,6 +85,13 @@ fn track(s: &mut Summary, e: &Event) {
         }
         _ => {}
     }
+}
+
+/// `  web-1  reboot pending  exit 35  1.2s`, from an entry of a `hosts` output.
+fn host_line(h: &serde_json::Value) -> String {
+    let status = h["status"].as_str().unwrap_or("?").replace('_', " ");
+    let exit = h["exit_code"].as_i64().map(|c| format!("exit {c}")).unwrap_or_default();
+    format!("  {:<16} {status:<15} {exit:<9} {}", h["name"].as_str().unwrap_or("?"), fmt_ms(h["duration_ms"].as_u64().unwrap_or(0)))
 }
 
 fn live_view(mp: &MultiProgress, bars: &mut BTreeMap<String, ProgressBar>, e: &Event) {
@@ -182,6 +194,9 @@ impl Summary {
                     (_, Some(r)) => format!("  {r}"),
                 };
                 text.push_str(&format!("{id:<width$}  {:<10} {attempts:>8} {:>9}{note}\n", st.as_str(), fmt_ms(*ms)));
+                for line in self.hosts.get(id).into_iter().flatten() {
+                    text.push_str(&format!("{line}\n"));
+                }
             }
         }
         text.push_str(&format!("\nrun {run_id}: {}\n", status.as_str()));

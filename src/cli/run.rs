@@ -73,6 +73,9 @@ pub struct ExecArgs {
     /// Wait for the deploy lock instead of failing at once (optionally up to TIMEOUT, default 1h).
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "1h", value_name = "TIMEOUT")]
     pub wait_lock: Option<String>,
+    /// Only these hosts: comma-separated host names or roles, `*` globs (`web-1,worker*`).
+    #[arg(long, value_name = "PATTERN")]
+    pub limit: Option<String>,
     #[command(flatten)]
     pub state: StateArgs,
 }
@@ -87,6 +90,12 @@ pub struct PlanArgs {
     pub live_reads: bool,
     #[arg(long, value_enum, default_value_t)]
     pub format: OutputFormat,
+    /// Only these hosts: comma-separated host names or roles, `*` globs (`web-1,worker*`).
+    #[arg(long, value_name = "PATTERN")]
+    pub limit: Option<String>,
+    /// Where SSH connections are kept for `--live-reads` (as for `run`).
+    #[command(flatten)]
+    pub state: StateArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -110,8 +119,9 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// A valid pipeline and its params, or the exit code after the problem was printed.
-fn load_with_params(file: &Path, given: &[String]) -> Result<(Checked, BTreeMap<String, String>), i32> {
-    let checked = load::valid_pipeline(file)?;
+fn load_with_params(file: &Path, given: &[String], limit: Option<&str>) -> Result<(Checked, BTreeMap<String, String>), i32> {
+    let mut checked = load::valid_pipeline(file)?;
+    limit_hosts(&mut checked, limit)?;
     let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
     let params = resolve_params(pipeline, given).map_err(|e| {
         eprintln!("error: {e}");
@@ -120,8 +130,29 @@ fn load_with_params(file: &Path, given: &[String]) -> Result<(Checked, BTreeMap<
     Ok((checked, params))
 }
 
+/// Keeps only the hosts `--limit` selects: a plan or a run then sees no others.
+fn limit_hosts(checked: &mut Checked, limit: Option<&str>) -> Result<(), i32> {
+    let (Some(text), Some(pipeline)) = (limit, checked.pipeline.as_mut()) else { return Ok(()) };
+    let limit = slipway_core::model::HostLimit::parse(text).map_err(|e| {
+        eprintln!("error: {e}");
+        exit::USAGE
+    })?;
+    let unmatched = limit.apply(&mut pipeline.hosts);
+    if !unmatched.is_empty() {
+        let known: Vec<String> = pipeline
+            .hosts
+            .iter()
+            .flat_map(|(role, hosts)| std::iter::once(role.value.clone()).chain(hosts.iter().map(|h| h.name().value.clone())))
+            .collect();
+        eprintln!("error: --limit: `{}` matches no host and no role", unmatched.join("`, `"));
+        eprintln!("help: roles and hosts: {}", if known.is_empty() { "none".to_owned() } else { known.join(", ") });
+        return Err(exit::USAGE);
+    }
+    Ok(())
+}
+
 pub fn plan(args: PlanArgs) -> i32 {
-    let (checked, params) = match load_with_params(&args.file, &args.params) {
+    let (checked, params) = match load_with_params(&args.file, &args.params, args.limit.as_deref()) {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
@@ -138,7 +169,7 @@ pub fn plan(args: PlanArgs) -> i32 {
         (false, _) => placeholders(),
     };
     let masker = Masker::new(secrets.values().map(String::as_str).filter(|v| *v != "***"));
-    let live = args.live_reads.then(Live::read_only);
+    let live = args.live_reads.then(|| Live::with_state_dir(&args.state.for_pipeline(&args.file), true));
     let (_cancel_tx, cancel) = watch::channel(false);
     let (events, _rx) = mpsc::unbounded_channel();
     let opts = RunOptions {
@@ -183,9 +214,10 @@ pub fn plan(args: PlanArgs) -> i32 {
 
 pub fn run(args: RunArgs) -> i32 {
     if args.dry_run {
-        return plan(PlanArgs { file: args.file, params: args.params, live_reads: false, format: args.exec.format });
+        let (limit, state) = (args.exec.limit, args.exec.state);
+        return plan(PlanArgs { file: args.file, params: args.params, live_reads: false, format: args.exec.format, limit, state });
     }
-    let (checked, params) = match load_with_params(&args.file, &args.params) {
+    let (checked, params) = match load_with_params(&args.file, &args.params, args.exec.limit.as_deref()) {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
@@ -227,7 +259,7 @@ pub fn resume(args: ResumeArgs) -> i32 {
             return exit::USAGE;
         }
     };
-    let checked = match load::valid_pipeline(Path::new(&meta.file)) {
+    let checked = match load::valid_pipeline(Path::new(&meta.file)).and_then(|mut c| limit_hosts(&mut c, x.limit.as_deref()).map(|()| c)) {
         Ok(c) => c,
         Err(code) => {
             eprintln!(
@@ -331,7 +363,9 @@ fn changes_affecting_rest(
         }
         match then.get(id) {
             None => out.push(format!("stage `{id}` was added")),
-            Some(old) if old != digest => out.push(format!("stage `{id}` changed (its fields, the defaults it inherits, or its hosts)")),
+            Some(old) if old != digest => {
+                out.push(format!("stage `{id}` changed (its fields, the defaults it inherits, or its hosts, which `--limit` narrows)"))
+            }
             Some(_) => {}
         }
     }
@@ -486,7 +520,7 @@ fn execute(checked: &Checked, meta: RunMeta, resumed: Option<Resumed>, prepared:
             events,
             journal: Some(&mut journal),
         };
-        let outcome = slipway_engine::execute(pipeline, &checked.dag, &Live::new(), opts).await;
+        let outcome = slipway_engine::execute(pipeline, &checked.dag, &Live::with_state_dir(state, false), opts).await;
         let summary = reporter.await.unwrap_or_default();
         (outcome, summary)
     });

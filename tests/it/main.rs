@@ -4,6 +4,8 @@ mod audit_ticket;
 mod dashboards_standin;
 mod durability;
 mod fixtures;
+mod fleet;
+mod fleet_harness;
 mod graph;
 mod jira_standin;
 mod marker;

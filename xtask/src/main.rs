@@ -3,6 +3,7 @@
 
 mod bench;
 mod bench_exec;
+mod bench_fleet;
 mod fuzz;
 
 use std::path::PathBuf;
@@ -17,9 +18,10 @@ fn main() -> Result<()> {
         ["schema", "--check"] => schema(true),
         ["bench", "validate", rest @ ..] => bench::validate(rest),
         ["bench", "exec", rest @ ..] => bench_exec::exec(rest),
+        ["bench", "fleet", rest @ ..] => bench_fleet::fleet(rest),
         ["fuzz", rest @ ..] => fuzz::run(rest),
         _ => bail!(
-            "usage: cargo xtask schema [--check] | bench validate [--quick] | bench exec [--quick] [--bin PATH] | fuzz [--minutes N] [--seed N]"
+            "usage: cargo xtask schema [--check] | bench validate [--quick] | bench exec [--quick] [--bin PATH] | bench fleet [--quick] [--bin PATH] | fuzz [--minutes N] [--seed N]"
         ),
     }
 }

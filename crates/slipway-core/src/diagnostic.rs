@@ -84,6 +84,7 @@ codes! {
     TemplateInjection = "template-injection": "untrusted text rendered straight into a shell command",
     HostOutsideHostStage = "host-outside-host-stage": "`host.*` used in a stage that does not run per host",
     RedundantNeed = "redundant-need": "a stage lists the same dependency twice",
+    HostKeysUnchecked = "host-keys-unchecked": "`ssh.strict_host_key_checking: no` accepts any host key, so a machine in the middle goes unnoticed",
 }
 
 /// A secondary place that explains the primary one.

@@ -16,6 +16,7 @@ pub fn reference_markdown() -> String {
         ("Param", "params.NAME"),
         ("Secret", "secrets.NAME"),
         ("HostSpec", "hosts.ROLE[] (mapping form)"),
+        ("SshSettings", "ssh"),
         ("Defaults", "defaults"),
         ("Retry", "retry"),
     ] {

@@ -118,6 +118,7 @@ mod tests {
             Defaults,
             Retry,
             HostSpec,
+            SshSettings,
             ShellConfig,
             HttpConfig,
             ConvergeConfig,

@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 use slipway_core::kinds::{Kind, OutputType};
-use slipway_core::model::{HostEntry, JsonTemplate, Pipeline, Stage};
+use slipway_core::model::{HostEntry, JsonTemplate, Pipeline, Stage, Transport};
 use slipway_core::template::{Command, Template};
 use tokio::sync::{mpsc, watch};
 
@@ -104,9 +104,14 @@ pub struct StagePlan {
 pub struct HostInfo {
     pub name: String,
     pub address: String,
+    /// Unset: as ssh_config says.
     pub user: Option<String>,
-    pub port: u16,
+    /// Unset: as ssh_config says.
+    pub port: Option<u16>,
     pub role: String,
+    /// How commands reach it (not a template variable).
+    #[serde(skip)]
+    pub transport: Transport,
 }
 
 /// What a stage sees while it is planned or run.
@@ -185,10 +190,11 @@ impl StageEnv<'_> {
                     HostEntry::Name(_) => None,
                 },
                 port: match h {
-                    HostEntry::Spec(s) => s.port.map_or(22, |p| p.0 as u16),
-                    HostEntry::Name(_) => 22,
+                    HostEntry::Spec(s) => s.port.map(|p| p.0 as u16),
+                    HostEntry::Name(_) => None,
                 },
                 role: role.to_owned(),
+                transport: h.transport(),
             })
             .collect()
     }

@@ -9,6 +9,7 @@ mod caps;
 mod clients;
 mod kinds;
 mod process;
+mod transport;
 
 use slipway_core::kinds::Kind;
 use slipway_core::model::Pipeline;
@@ -17,6 +18,7 @@ use slipway_engine::runtime::{BoxFuture, Outputs, Planner, Planners, Runner, Run
 use kinds::{audit_ticket, changelog, converge, deploy, http, marker, migrate, notify, shell};
 
 pub use caps::HttpCap;
+pub use transport::Fleet;
 
 /// Every kind's planner.
 pub struct Planning;
@@ -40,6 +42,7 @@ impl Planners for Planning {
 /// Runners, with the capabilities they act through.
 pub struct Live {
     shell: shell::Run,
+    converge: converge::Run,
     http: http::Run,
     changelog: changelog::Run,
     audit_ticket: audit_ticket::Run,
@@ -51,19 +54,29 @@ pub struct Live {
 impl Live {
     /// Full capabilities: `slipway run`.
     pub fn new() -> Self {
-        Self::with(false)
+        Self::with(false, Fleet::new(None))
     }
 
     /// Reads only: HTTP GET and HEAD, no processes but read-only `git`
     /// (`plan --live-reads`).
     pub fn read_only() -> Self {
-        Self::with(true)
+        Self::with(true, Fleet::read_only(None, read_only_command))
     }
 
-    fn with(read_only: bool) -> Self {
+    /// With SSH control sockets under `state_dir` (the run's state folder).
+    pub fn with_state_dir(state_dir: &std::path::Path, read_only: bool) -> Self {
+        let dir = Some(state_dir.to_path_buf());
+        match read_only {
+            false => Self::with(false, Fleet::new(dir)),
+            true => Self::with(true, Fleet::read_only(dir, read_only_command)),
+        }
+    }
+
+    fn with(read_only: bool, fleet: Fleet) -> Self {
         let http = HttpCap::new(read_only);
         Live {
-            shell: shell::Run { allowed: !read_only },
+            shell: shell::Run { allowed: !read_only, fleet: fleet.clone(), earlier: Default::default() },
+            converge: converge::Run { fleet, earlier: Default::default() },
             http: http::Run { http: http.clone() },
             changelog: changelog::Run { http: http.clone() },
             audit_ticket: audit_ticket::Run { http: http.clone() },
@@ -89,12 +102,22 @@ impl Runners for Live {
             Kind::AuditTicket => &self.audit_ticket,
             Kind::Marker => &self.marker,
             Kind::Notify => &self.notify,
-            Kind::Converge | Kind::Deploy | Kind::Migrate => &self.unsupported,
+            Kind::Converge => &self.converge,
+            Kind::Deploy | Kind::Migrate => &self.unsupported,
         }
     }
 
     fn can_run(&self, kind: Kind) -> bool {
         can_run(kind)
+    }
+}
+
+/// The one command a stage may run on its hosts while planning: converge's
+/// `check_command` (what would change), and nothing else.
+fn read_only_command(stage: &slipway_core::model::Stage) -> Option<&slipway_core::template::Command> {
+    match &stage.config {
+        slipway_core::kinds::StageConfig::Converge(c) => c.check_command.as_ref(),
+        _ => None,
     }
 }
 
@@ -130,12 +153,12 @@ fn private_dir(dir: std::path::PathBuf) -> Result<std::path::PathBuf, String> {
 /// Whether this version can run a kind for real.
 pub fn can_run(kind: Kind) -> bool {
     match kind {
-        Kind::Shell | Kind::Http => true,
+        Kind::Shell | Kind::Http | Kind::Converge => true,
         Kind::Changelog => changelog::RUNS,
         Kind::AuditTicket => audit_ticket::RUNS,
         Kind::Marker => marker::RUNS,
         Kind::Notify => notify::RUNS,
-        Kind::Converge | Kind::Deploy | Kind::Migrate => false,
+        Kind::Deploy | Kind::Migrate => false,
     }
 }
 
@@ -145,8 +168,6 @@ pub fn unsupported_stages(pipeline: &Pipeline) -> Vec<String> {
     for stage in pipeline.stages.values() {
         if !can_run(stage.kind.value) {
             out.push(format!("stage `{}`: kind `{}` can be planned but not yet run", stage.id.value, stage.kind.value));
-        } else if stage.config.spec().host_role().is_some() {
-            out.push(format!("stage `{}`: running on hosts needs the SSH transport, which is not in this version", stage.id.value));
         }
     }
     out

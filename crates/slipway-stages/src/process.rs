@@ -1,4 +1,4 @@
-//! Local processes: `bash -euo pipefail -c`, in a process group of their own so
+//! Local processes: `bash -euo pipefail -c` (a script holding a secret goes on stdin), in a process group of their own so
 //! that cancelling a stage stops everything the command started, with output
 //! streamed line by line.
 
@@ -10,6 +10,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
 
 /// How a command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
     Code(i32),
     Signal(i32),
@@ -60,8 +61,11 @@ pub fn direct_argv(script: &str) -> Option<Vec<&str>> {
 /// Runs `script` (with bash unless it is a plain command) and waits for it,
 /// streaming its output to the stage log.
 pub async fn run_bash(env: &StageEnv<'_>, script: &str, vars: &[(String, String)], workdir: &Path) -> Result<Exit, StageError> {
-    let direct = direct_argv(script.trim());
-    let mut child = match direct.as_deref().map(|argv| spawn(Command::new(argv[0]).args(&argv[1..]), vars, workdir)) {
+    // A script holding a secret goes to bash on stdin, not on its command line,
+    // which `/proc` shows to every user.
+    let holds_secret = env.masker.mask(script) != script;
+    let direct = direct_argv(script.trim()).filter(|_| !holds_secret);
+    let mut child = match direct.as_deref().map(|argv| spawn(Command::new(argv[0]).args(&argv[1..]), vars, workdir, Stdio::null())) {
         // not on PATH, not executable, or a script without a shebang: bash runs it,
         // or says why not (exit 126/127) like any other failure
         Some(Err(e))
@@ -74,7 +78,10 @@ pub async fn run_bash(env: &StageEnv<'_>, script: &str, vars: &[(String, String)
         Some(other) => Some(other),
         None => None,
     }
-    .unwrap_or_else(|| spawn(Command::new("bash").args(["-e", "-u", "-o", "pipefail", "-c", script]), vars, workdir))
+    .unwrap_or_else(|| match holds_secret {
+        true => spawn(Command::new("bash").args(["-e", "-u", "-o", "pipefail", "-s"]), vars, workdir, Stdio::piped()),
+        false => spawn(Command::new("bash").args(["-e", "-u", "-o", "pipefail", "-c", script]), vars, workdir, Stdio::null()),
+    })
     .map_err(|e| {
         let mut message = format!("cannot start the command in {}: {e}", workdir.display());
         if e.kind() == std::io::ErrorKind::InvalidInput && e.to_string().contains("nul byte") {
@@ -87,6 +94,12 @@ pub async fn run_bash(env: &StageEnv<'_>, script: &str, vars: &[(String, String)
         }
     })?;
     let mut guard = GroupGuard { pgid: child.id().map(|p| p as i32) };
+    if let Some(mut stdin) = child.stdin.take() {
+        // One brace group: bash reads all of it before running any, so what the
+        // command reads from stdin is end-of-file, as with `-c`.
+        use tokio::io::AsyncWriteExt;
+        let _ = stdin.write_all(format!("{{\n{script}\n}}\n").as_bytes()).await;
+    }
     if let Some(pid) = child.id() {
         env.command_started(pid);
     }
@@ -157,10 +170,10 @@ pub async fn run_bash(env: &StageEnv<'_>, script: &str, vars: &[(String, String)
 }
 
 /// Starts a command in a process group of its own, output piped.
-fn spawn(cmd: &mut Command, vars: &[(String, String)], workdir: &Path) -> std::io::Result<tokio::process::Child> {
+fn spawn(cmd: &mut Command, vars: &[(String, String)], workdir: &Path, stdin: Stdio) -> std::io::Result<tokio::process::Child> {
     cmd.current_dir(workdir)
         .envs(vars.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
@@ -175,6 +188,12 @@ const MAX_LINE: usize = 64 * 1024;
 /// Forwards output line by line, reading to the end whatever the bytes are (a
 /// reader that stopped early would kill the command with SIGPIPE).
 async fn pump(env: &StageEnv<'_>, stream: &str, source: impl AsyncRead + Unpin) {
+    lines(source, |line| env.log(stream, line)).await
+}
+
+/// Calls `each` with every line of `source` (without its line ending), in pieces
+/// of at most [`MAX_LINE`] bytes, reading to the end whatever the bytes are.
+pub async fn lines(source: impl AsyncRead + Unpin, mut each: impl FnMut(&str)) {
     use tokio::io::AsyncReadExt;
     let mut reader = BufReader::new(source);
     let mut line = Vec::new();
@@ -191,11 +210,11 @@ async fn pump(env: &StageEnv<'_>, stream: &str, source: impl AsyncRead + Unpin) 
             _ => 0,
         };
         let text = String::from_utf8_lossy(&line[..line.len() - keep]);
-        env.log(stream, text.trim_end_matches(['\n', '\r']));
+        each(text.trim_end_matches(['\n', '\r']));
         line.drain(..line.len() - keep);
     }
     if !line.is_empty() {
-        env.log(stream, &String::from_utf8_lossy(&line));
+        each(&String::from_utf8_lossy(&line));
     }
 }
 

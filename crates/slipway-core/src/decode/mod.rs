@@ -3,11 +3,13 @@
 //! derives both the decoder and the JSON Schema from the same field list.
 
 mod decoder;
+mod portion;
 mod primitives;
 mod spanned;
 mod values;
 
 pub use decoder::{Decode, Decoder, Fields, field_name};
+pub use portion::Portion;
 pub use spanned::{Key, Spanned};
 pub use values::{Bounded, DurationValue, Fraction, Multiplier, Version};
 

@@ -3,7 +3,7 @@
 use indexmap::IndexMap;
 
 use super::{KindSpec, OutputDecl, OutputType};
-use crate::decode::{Bounded, Key};
+use crate::decode::{Bounded, Key, Portion};
 use crate::template::{Command, Template};
 use crate::{config_struct, string_enum};
 
@@ -15,7 +15,7 @@ string_enum! {
         Chef = "chef",
         /// puppet with `--detailed-exitcodes`: 2 means changes applied; 4 and 6 mean failures.
         Puppet = "puppet",
-        /// ansible-pull or ansible-playbook: 0 is success.
+        /// ansible-pull or ansible-playbook: 0 is success; 4 (unreachable) is retried; others fail.
         Ansible = "ansible",
         /// Any command: 0 is success.
         Command = "command",
@@ -34,17 +34,25 @@ config_struct! {
         pub tool: ConvergeTool,
         /// Hosts converged at once (default 1).
         pub concurrency: Option<Bounded<1, 1000>>,
-        /// Hosts that may fail before the stage fails and no more are started (default 0).
-        pub max_failures: Option<Bounded<0, 100000>>,
+        /// Hosts that may fail before the stage fails and no more are started
+        /// (default 0): a count (`2`) or a share of the role (`"25%"`, rounded down).
+        pub max_failures: Option<Portion>,
         /// A command that reports what would change without changing it
         /// (`chef-client --why-run`, `puppet agent --test --noop`); `plan --live-reads` runs it.
         pub check_command: Option<Command>,
+        /// Environment variables for the command, rendered per host.
         #[serde(default)]
         pub env: IndexMap<Key, Template>,
     }
 }
 
 impl KindSpec for ConvergeConfig {
+    /// With a `check_command`, `plan --live-reads` runs the stage's runner with
+    /// read-only capabilities, which let it run that command and nothing else.
+    fn read_only(&self) -> bool {
+        self.check_command.is_some()
+    }
+
     fn host_role(&self) -> Option<&Key> {
         Some(&self.hosts)
     }
@@ -55,6 +63,8 @@ impl KindSpec for ConvergeConfig {
             OutputDecl::new("failed", OutputType::List, "hosts whose run failed"),
             OutputDecl::new("changed", OutputType::List, "hosts where the tool reported changes"),
             OutputDecl::new("reboot_pending", OutputType::List, "hosts that need a reboot (chef 35/37)"),
+            OutputDecl::new("hosts", OutputType::List, "each host's name, status, exit code and duration")
+                .with_fields(super::HOST_RESULT_FIELDS),
         ]
     }
 }

@@ -4,7 +4,7 @@ use indexmap::IndexMap;
 
 use super::{KindSpec, OutputDecl, OutputType};
 use crate::config_struct;
-use crate::decode::Key;
+use crate::decode::{Bounded, Key};
 use crate::template::{Command, Template};
 
 config_struct! {
@@ -17,8 +17,12 @@ config_struct! {
         pub env: IndexMap<Key, Template>,
         /// Working directory (default: the pipeline file's directory).
         pub workdir: Option<Template>,
-        /// Run on every host of this role over SSH instead of locally.
+        /// Run on every host of this role (over SSH, or locally for `transport: local`
+        /// hosts) instead of here. `run`, `env` and `workdir` render per host
+        /// (`{{ host.name }}`); output lines carry the host's name.
         pub hosts: Option<Key>,
+        /// With `hosts`: how many hosts run the command at once (default: all).
+        pub concurrency: Option<Bounded<1, 1000>>,
         /// Outputs the command writes to the file at `$SLIPWAY_OUTPUT`, as
         /// `name=value` lines or `name<<EOF` … `EOF` blocks.
         #[serde(default)]
@@ -28,6 +32,9 @@ config_struct! {
         pub retry_on_exit_codes: Vec<u32>,
     }
 }
+
+/// The fields of each entry of a per-host stage's `hosts` output.
+pub const HOST_RESULT_FIELDS: &[&str] = &["name", "status", "exit_code", "duration_ms"];
 
 impl KindSpec for ShellConfig {
     fn check(&self, cx: &mut super::CheckContext<'_>) {
@@ -44,6 +51,12 @@ impl KindSpec for ShellConfig {
         let mut out: Vec<OutputDecl> =
             self.outputs.iter().map(|o| OutputDecl::new(o.value.clone(), OutputType::String, "declared under `outputs`")).collect();
         out.push(OutputDecl::new("exit_code", OutputType::Number, "the command's exit code"));
+        if self.hosts.is_some() {
+            out.push(
+                OutputDecl::new("hosts", OutputType::List, "with `hosts`: each host's name, status, exit code and duration")
+                    .with_fields(HOST_RESULT_FIELDS),
+            );
+        }
         out
     }
 }

@@ -2,7 +2,7 @@
 
 use indexmap::IndexMap;
 
-use super::{HostEntry, Stage};
+use super::{HostEntry, SshSettings, Stage};
 use crate::decode::{Bounded, Decode, Decoder, DurationValue, Fraction, Key, Multiplier, Spanned, Version};
 use crate::yaml::Node;
 use crate::{config_struct, decode::Fields};
@@ -30,6 +30,9 @@ pub struct Pipeline {
     /// Host roles: each role names the hosts that stages with `hosts: <role>` run on.
     #[serde(default)]
     pub hosts: IndexMap<Key, Vec<HostEntry>>,
+    /// How `ssh` reaches hosts: its config file, key, known_hosts, host key checking, options.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh: Option<SshSettings>,
     /// Retry and timeout settings for stages that set none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub defaults: Option<Defaults>,
@@ -39,7 +42,7 @@ pub struct Pipeline {
     pub stages: IndexMap<Key, Stage>,
 }
 
-pub(crate) const PIPELINE_FIELDS: &[&str] = &["version", "name", "description", "params", "secrets", "hosts", "defaults", "stages"];
+pub(crate) const PIPELINE_FIELDS: &[&str] = &["version", "name", "description", "params", "secrets", "hosts", "ssh", "defaults", "stages"];
 
 impl Pipeline {
     /// Decodes what can be decoded; every problem is in `cx`.
@@ -55,6 +58,7 @@ impl Pipeline {
             params: tolerant_map(&fields, cx, "params"),
             secrets: tolerant_map(&fields, cx, "secrets"),
             hosts: tolerant_map(&fields, cx, "hosts"),
+            ssh: fields.get::<Option<SshSettings>>(cx, "ssh").flatten().inspect(|s| s.check(cx)),
             defaults: fields.get(cx, "defaults").flatten(),
             stages: tolerant_stages(&fields, cx),
         })
