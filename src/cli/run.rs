@@ -8,7 +8,7 @@ use slipway_core::Checked;
 use slipway_engine::context::{RunInfo, resolve_params};
 use slipway_engine::digest::digests;
 use slipway_engine::event::RunStatus;
-use slipway_engine::journal::{Journal, Replay, RunMeta, replay_dir};
+use slipway_engine::journal::{Journal, JournalHistory, Replay, RunMeta, replay_dir};
 use slipway_engine::lock::{self, Holder, LockError};
 use slipway_engine::runid::{new_run_id, now_secs, rfc3339};
 use slipway_engine::secrets::{Masker, resolve};
@@ -87,6 +87,10 @@ pub struct PlanArgs {
     pub live_reads: bool,
     #[arg(long, value_enum, default_value_t)]
     pub format: OutputFormat,
+    /// Live reads may read earlier runs there (a changelog starts where the last
+    /// good run ended).
+    #[command(flatten)]
+    pub state: StateArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -134,6 +138,12 @@ pub fn plan(args: PlanArgs) -> i32 {
     };
     let masker = Masker::new(secrets.values().map(String::as_str).filter(|v| *v != "***"));
     let live = args.live_reads.then(Live::read_only);
+    let history = args.live_reads.then(|| JournalHistory {
+        state_dir: args.state.for_pipeline(&args.file),
+        pipeline: pipeline.name.value.clone(),
+        environment: params.get("environment").map(|e| masker.mask(e)),
+        current_run: String::new(),
+    });
     let (_cancel_tx, cancel) = watch::channel(false);
     let (events, _rx) = mpsc::unbounded_channel();
     let opts = RunOptions {
@@ -156,6 +166,7 @@ pub fn plan(args: PlanArgs) -> i32 {
         abort: cancel,
         events,
         journal: None,
+        history: history.as_ref().map(|h| h as &dyn slipway_engine::runtime::History),
     };
     let planned: Vec<PlannedStage> = runtime().block_on(slipway_engine::plan(
         pipeline,
@@ -178,7 +189,13 @@ pub fn plan(args: PlanArgs) -> i32 {
 
 pub fn run(args: RunArgs) -> i32 {
     if args.dry_run {
-        return plan(PlanArgs { file: args.file, params: args.params, live_reads: false, format: args.exec.format });
+        return plan(PlanArgs {
+            file: args.file,
+            params: args.params,
+            live_reads: false,
+            format: args.exec.format,
+            state: args.exec.state,
+        });
     }
     let (checked, params) = match load_with_params(&args.file, &args.params) {
         Ok(loaded) => loaded,
@@ -428,6 +445,12 @@ fn execute(checked: &Checked, meta: RunMeta, resumed: Option<Resumed>, prepared:
     let params: BTreeMap<String, String> = meta.params.iter().map(|(k, v)| (k.clone(), masker.mask(v))).collect();
     let masked_params = params.iter().filter(|(k, v)| meta.params.get(*k) != Some(*v)).map(|(k, _)| k.clone()).collect();
     let stored = RunMeta { params, masked_params, ..meta.clone() };
+    let history = JournalHistory {
+        state_dir: state.to_path_buf(),
+        pipeline: stored.pipeline.clone(),
+        environment: stored.params.get("environment").cloned(),
+        current_run: stored.run_id.clone(),
+    };
     let resuming = resumed.is_some();
     let journal = if resuming {
         Journal::reopen(state, &meta.run_id, masker.clone()).map(|(j, _)| j).and_then(|j| j.update_meta(&stored).map(|_| j))
@@ -471,6 +494,7 @@ fn execute(checked: &Checked, meta: RunMeta, resumed: Option<Resumed>, prepared:
             abort,
             events,
             journal: Some(&mut journal),
+            history: Some(&history),
         };
         let outcome = slipway_engine::execute(pipeline, &checked.dag, &Live::new(), opts).await;
         let summary = reporter.await.unwrap_or_default();
