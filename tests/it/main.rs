@@ -14,3 +14,5 @@ mod server;
 mod standin;
 mod support;
 mod validate;
+mod changelog;
+mod github_standin;
