@@ -349,6 +349,12 @@ fn github_keeps_the_newest_commits_without_reading_older_pages() {
     let o = succeeded(&out, &evs);
     assert_eq!(shas(&o), (11..=600).map(sha).collect::<Vec<_>>());
     assert!(log_lines(&evs, "stderr").iter().any(|l| l.contains("is not an ancestor of")));
+    // Going back (a rollback): nothing to list, a warning, and `to` looked up.
+    sb.write("s.yaml", &github_pipeline(&gh, &format!("    from: main\n    to: {}\n", &sha(300)[..12])));
+    let (out, evs) = run(&sb, &["run", "s.yaml"]);
+    let o = succeeded(&out, &evs);
+    assert_eq!((o["count"].as_u64(), o["from"].as_str(), o["to"].as_str()), (Some(0), Some(&*sha(600)), Some(&*sha(300))));
+    assert!(log_lines(&evs, "stderr").iter().any(|l| l.contains("rollback")));
 }
 
 #[test]
@@ -413,4 +419,12 @@ fn plans_show_the_requests_a_run_sends_readably() {
             && text.contains("'<SHA the last successful run deployed>..main'"),
         "{text}"
     );
+}
+
+#[test]
+fn from_and_deployment_info_are_both_optional_but_exclusive() {
+    let out = crate::support::slipway(&["validate", "--deny-warnings", "tests/fixtures/valid/changelog-sources.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let out = crate::support::slipway(&["validate", "tests/fixtures/invalid/50-changelog-from-and-deployment-info.yaml"]);
+    assert!(stdout(&out).contains("conflicting-fields"), "{}", stdout(&out));
 }
