@@ -8,7 +8,7 @@ use slipway_core::Checked;
 use slipway_engine::context::{RunInfo, resolve_params};
 use slipway_engine::digest::digests;
 use slipway_engine::event::RunStatus;
-use slipway_engine::journal::{Journal, Replay, RunMeta, replay_dir};
+use slipway_engine::journal::{Journal, JournalHistory, Replay, RunMeta, replay_dir};
 use slipway_engine::lock::{self, Holder, LockError};
 use slipway_engine::runid::{new_run_id, now_secs, rfc3339};
 use slipway_engine::secrets::{Masker, resolve};
@@ -93,7 +93,9 @@ pub struct PlanArgs {
     /// Only these hosts: comma-separated host names or roles, `*` globs (`web-1,worker*`).
     #[arg(long, value_name = "PATTERN")]
     pub limit: Option<String>,
-    /// Where SSH connections are kept for `--live-reads` (as for `run`).
+    /// Where SSH connections are kept for `--live-reads` (as for `run`), and
+    /// where live reads find earlier runs (a changelog starts where the last
+    /// good run ended).
     #[command(flatten)]
     pub state: StateArgs,
 }
@@ -170,6 +172,12 @@ pub fn plan(args: PlanArgs) -> i32 {
     };
     let masker = Masker::new(secrets.values().map(String::as_str).filter(|v| *v != "***"));
     let live = args.live_reads.then(|| Live::with_state_dir(&args.state.for_pipeline(&args.file), true));
+    let history = args.live_reads.then(|| JournalHistory {
+        state_dir: args.state.for_pipeline(&args.file),
+        pipeline: pipeline.name.value.clone(),
+        environment: params.get("environment").map(|e| masker.mask(e)),
+        current_run: String::new(),
+    });
     let (_cancel_tx, cancel) = watch::channel(false);
     let (events, _rx) = mpsc::unbounded_channel();
     let opts = RunOptions {
@@ -192,6 +200,7 @@ pub fn plan(args: PlanArgs) -> i32 {
         abort: cancel,
         events,
         journal: None,
+        history: history.as_ref().map(|h| h as &dyn slipway_engine::runtime::History),
     };
     let planned: Vec<PlannedStage> = runtime().block_on(slipway_engine::plan(
         pipeline,
@@ -476,6 +485,12 @@ fn execute(checked: &Checked, meta: RunMeta, resumed: Option<Resumed>, prepared:
     let params: BTreeMap<String, String> = meta.params.iter().map(|(k, v)| (k.clone(), masker.mask(v))).collect();
     let masked_params = params.iter().filter(|(k, v)| meta.params.get(*k) != Some(*v)).map(|(k, _)| k.clone()).collect();
     let stored = RunMeta { params, masked_params, ..meta.clone() };
+    let history = JournalHistory {
+        state_dir: state.to_path_buf(),
+        pipeline: stored.pipeline.clone(),
+        environment: stored.params.get("environment").cloned(),
+        current_run: stored.run_id.clone(),
+    };
     let resuming = resumed.is_some();
     let journal = if resuming {
         Journal::reopen(state, &meta.run_id, masker.clone()).map(|(j, _)| j).and_then(|j| j.update_meta(&stored).map(|_| j))
@@ -519,6 +534,7 @@ fn execute(checked: &Checked, meta: RunMeta, resumed: Option<Resumed>, prepared:
             abort,
             events,
             journal: Some(&mut journal),
+            history: Some(&history),
         };
         let outcome = slipway_engine::execute(pipeline, &checked.dag, &Live::with_state_dir(state, false), opts).await;
         let summary = reporter.await.unwrap_or_default();

@@ -1,11 +1,13 @@
 //! End-to-end tests of the `slipway` binary: one test binary, a module per concern.
 
 mod audit_ticket;
+mod changelog;
 mod dashboards_standin;
 mod durability;
 mod fixtures;
 mod fleet;
 mod fleet_harness;
+mod github_standin;
 mod graph;
 mod jira_standin;
 mod marker;

@@ -2,6 +2,7 @@
 //! `cargo xtask fuzz [--minutes N]`.
 
 mod bench;
+mod bench_changelog;
 mod bench_exec;
 mod bench_fleet;
 mod fuzz;
@@ -19,9 +20,10 @@ fn main() -> Result<()> {
         ["bench", "validate", rest @ ..] => bench::validate(rest),
         ["bench", "exec", rest @ ..] => bench_exec::exec(rest),
         ["bench", "fleet", rest @ ..] => bench_fleet::fleet(rest),
+        ["bench", "changelog", rest @ ..] => bench_changelog::changelog(rest),
         ["fuzz", rest @ ..] => fuzz::run(rest),
         _ => bail!(
-            "usage: cargo xtask schema [--check] | bench validate [--quick] | bench exec [--quick] [--bin PATH] | bench fleet [--quick] [--bin PATH] | fuzz [--minutes N] [--seed N]"
+            "usage: cargo xtask schema [--check] | bench validate [--quick] | bench exec [--quick] [--bin PATH] | bench fleet [--quick] [--bin PATH] | bench changelog [--quick] [--bin PATH] | fuzz [--minutes N] [--seed N]"
         ),
     }
 }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use slipway_core::dag::Dag;
 
 use crate::event::{Event, RunStatus, StageStatus};
-use crate::runtime::Outputs;
+use crate::runtime::{BoxFuture, History, Outputs};
 use crate::secrets::Masker;
 
 /// What was run: written when the run starts, rewritten when it is resumed.
@@ -370,6 +370,63 @@ fn summarize(dir: &Path) -> (u64, RunSummary) {
     (r.started_ms.unwrap_or(0), summary)
 }
 
+/// Earlier runs of one pipeline and `environment` under a state folder: what
+/// [`History`] reads.
+#[derive(Debug, Clone)]
+pub struct JournalHistory {
+    pub state_dir: PathBuf,
+    pub pipeline: String,
+    /// The `environment` param as `run.json` keeps it (masked like the rest).
+    pub environment: Option<String>,
+    /// The run asking: never its own history.
+    pub current_run: String,
+}
+
+impl History for JournalHistory {
+    fn last_succeeded<'a>(&'a self, stage: &'a str, output: &'a str) -> BoxFuture<'a, Option<serde_json::Value>> {
+        let (me, stage, output) = (self.clone(), stage.to_owned(), output.to_owned());
+        Box::pin(async move { tokio::task::spawn_blocking(move || me.find(&stage, &output)).await.ok().flatten() })
+    }
+}
+
+impl JournalHistory {
+    /// The output in the newest run (by start) that succeeded and in which the
+    /// stage succeeded with that output unmasked. Only the small `run.json`
+    /// files are read for every run; journals are replayed newest first, and
+    /// only until the answer is known.
+    fn find(&self, stage: &str, output: &str) -> Option<serde_json::Value> {
+        let mut runs: Vec<(String, PathBuf)> = fs::read_dir(Journal::runs_dir(&self.state_dir))
+            .ok()?
+            .filter_map(Result::ok)
+            .filter_map(|entry| {
+                let meta = read_meta(&entry.path()).ok()?;
+                let same = meta.pipeline == self.pipeline
+                    && meta.params.get("environment") == self.environment.as_ref()
+                    && meta.run_id != self.current_run;
+                same.then(|| (meta.started_at, entry.path()))
+            })
+            .collect();
+        runs.sort_by(|a, b| b.0.cmp(&a.0));
+        // `started_at` names the second: within it, the first event says which run started last.
+        let mut best: Option<(String, u64, serde_json::Value)> = None;
+        for (started_at, dir) in runs {
+            if best.as_ref().is_some_and(|(second, ..)| *second != started_at) {
+                break;
+            }
+            let Ok(r) = replay_dir(&dir) else { continue };
+            let masked = r.masked_outputs.get(stage).is_some_and(|m| m.iter().any(|n| n == output));
+            let value = r.succeeded.get(stage).and_then(|(outputs, _)| outputs.get(output));
+            if let (Some(RunStatus::Succeeded), false, Some(value)) = (r.finished, masked, value) {
+                let at = r.started_ms.unwrap_or(0);
+                if best.as_ref().is_none_or(|(_, best_at, _)| at > *best_at) {
+                    best = Some((started_at, at, value.clone()));
+                }
+            }
+        }
+        best.map(|(_, _, value)| value)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -496,6 +553,55 @@ mod tests {
         }
         let ids: Vec<String> = list_runs(&dir).into_iter().map(|r| r.run_id).collect();
         assert_eq!(ids, ["20260101T000000Z-000000", "20260101T000000Z-ffffff"]);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn history_is_the_newest_successful_run_of_the_same_pipeline_and_environment() {
+        let dir = std::env::temp_dir().join(format!("slipway-history-{}", crate::runid::new_run_id()));
+        // (run, pipeline, environment, started, run status, the stage's `to`)
+        let runs = [
+            ("r1", "p", "prod", 1_000, RunStatus::Succeeded, "aaa"),
+            ("r2", "p", "prod", 2_000, RunStatus::Succeeded, "bbb"),
+            ("r3", "p", "prod", 3_000, RunStatus::Failed, "ccc"),
+            ("r4", "p", "staging", 4_000, RunStatus::Succeeded, "ddd"),
+            ("r5", "other", "prod", 5_000, RunStatus::Succeeded, "eee"),
+        ];
+        for (id, pipeline, env, at, status, to) in runs {
+            let m = RunMeta {
+                pipeline: pipeline.into(),
+                params: BTreeMap::from([("environment".into(), env.into())]),
+                started_at: "2026-01-01T00:00:00Z".into(), // the same second: the events order them
+                ..meta(id)
+            };
+            let mut j = Journal::create(&dir, &m, Masker::default()).unwrap();
+            j.append(&Event::RunStarted { run_id: id.into(), pipeline: pipeline.into(), params: m.params.clone(), resumed: false, at })
+                .unwrap();
+            let outputs = Outputs::from_iter([("to".to_owned(), serde_json::Value::from(to))]);
+            let finished = Event::StageFinished {
+                stage: "changes".into(),
+                status: StageStatus::Succeeded,
+                attempts: 1,
+                duration_ms: 1,
+                outputs,
+                reason: None,
+                masked: Vec::new(),
+                at,
+            };
+            j.append(&finished).unwrap();
+            j.append(&Event::RunFinished { status, duration_ms: 1, at }).unwrap();
+        }
+        let history = |env: &str, current: &str| JournalHistory {
+            state_dir: dir.clone(),
+            pipeline: "p".into(),
+            environment: Some(env.into()),
+            current_run: current.into(),
+        };
+        assert_eq!(history("prod", "r9").find("changes", "to"), Some("bbb".into()), "r3 failed; r4 and r5 are other deploys");
+        assert_eq!(history("staging", "r9").find("changes", "to"), Some("ddd".into()));
+        assert_eq!(history("staging", "r4").find("changes", "to"), None, "a run is not its own history");
+        assert_eq!(history("prod", "r9").find("changes", "from"), None);
+        assert_eq!(history("dev", "r9").find("changes", "to"), None);
         fs::remove_dir_all(dir).unwrap();
     }
 

@@ -131,6 +131,9 @@ pub struct StageEnv<'a> {
     pub masker: &'a Masker,
     pub events: Option<&'a mpsc::UnboundedSender<Event>>,
     pub cancel: watch::Receiver<bool>,
+    /// Earlier runs of this pipeline and environment, read-only (`None` when
+    /// there is no journal to read, as in a plain plan).
+    pub history: Option<&'a dyn History>,
 }
 
 impl StageEnv<'_> {
@@ -238,6 +241,16 @@ pub async fn raised(flag: &mut watch::Receiver<bool>) {
             std::future::pending::<()>().await;
         }
     }
+}
+
+/// What earlier runs of the same pipeline and `environment` param left: a
+/// stage can carry on from where the last good run ended (the changelog starts
+/// at the revision the last successful run deployed).
+pub trait History: Sync {
+    /// Output `output` of stage `stage` in the newest run that succeeded, if that
+    /// run has it (and kept it unmasked). Reading a journal is file IO: the
+    /// future does it off the run's thread.
+    fn last_succeeded<'a>(&'a self, stage: &'a str, output: &'a str) -> BoxFuture<'a, Option<Value>>;
 }
 
 /// The describing half of a kind.

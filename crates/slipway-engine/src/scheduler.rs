@@ -28,7 +28,7 @@ use crate::journal::Journal;
 use crate::render::Renderer;
 use crate::retry::Policy;
 use crate::runid::random_u64;
-use crate::runtime::{BoxFuture, Effect, Outputs, Planners, Runners, StageEnv, StageError, placeholder_outputs, raised};
+use crate::runtime::{BoxFuture, Effect, History, Outputs, Planners, Runners, StageEnv, StageError, placeholder_outputs, raised};
 use crate::secrets::Masker;
 
 /// Everything a run needs besides the pipeline and the kinds.
@@ -53,6 +53,8 @@ pub struct RunOptions<'j> {
     pub abort: watch::Receiver<bool>,
     pub events: mpsc::UnboundedSender<Event>,
     pub journal: Option<&'j mut Journal>,
+    /// Earlier runs, for stages that carry on from the last good one.
+    pub history: Option<&'j dyn History>,
 }
 
 pub struct RunOutcome {
@@ -172,6 +174,7 @@ pub async fn execute(pipeline: &Pipeline, dag: &Dag, runners: &dyn Runners, mut 
         masker: &opts.masker,
         events: &stage_tx,
         abort: opts.abort.clone(),
+        history: opts.history,
     };
     let ids: Vec<String> = dag.graph.node_indices().map(|i| dag.graph[i].id.clone()).collect();
     let mut rec =
@@ -523,6 +526,7 @@ struct Shared<'a> {
     events: &'a mpsc::UnboundedSender<Event>,
     /// The second interrupt: stop at once, without waiting for a graceful end.
     abort: watch::Receiver<bool>,
+    history: Option<&'a dyn History>,
 }
 
 /// One stage: attempts with timeouts and backoff until success, a permanent
@@ -534,7 +538,7 @@ async fn run_stage<'a>(
     idempotency_key: String,
     mut stop: watch::Receiver<bool>,
 ) -> (Result<Outputs, StageError>, u32) {
-    let Shared { pipeline, runners, renderer, run_id, base_dir, masker, events, .. } = *shared;
+    let Shared { pipeline, runners, renderer, run_id, base_dir, masker, events, history, .. } = *shared;
     let policy = Policy::for_stage(stage, pipeline);
     let env = StageEnv {
         stage,
@@ -548,6 +552,7 @@ async fn run_stage<'a>(
         masker,
         events: Some(events),
         cancel: stop.clone(),
+        history,
     };
     let runner = runners.runner(stage.kind.value);
     let id = &stage.id.value;
@@ -693,6 +698,7 @@ pub async fn plan(
             masker: &opts.masker,
             events: None,
             cancel: opts.cancel.clone(),
+            history: opts.history,
         };
         // Read for real only what a run would read, as a run would: a read-only
         // kind this version runs, that is not left to a failure, whose condition

@@ -44,15 +44,19 @@ config_struct! {
 config_struct! {
     /// Lists the commits between the deployed revision and the one going out.
     pub struct ChangelogConfig {
-        /// The deployed revision, given directly.
+        /// The deployed revision, given directly. Without it, `deployment_info`
+        /// says; without either, the `to` of this stage in the last run that
+        /// succeeded (same pipeline, same `environment` param), from the journal.
         pub from: Option<Template>,
-        /// The deployed revision, read from the service.
+        /// The deployed revision, read from the service. An abbreviated SHA (7 or
+        /// more hex digits) is resolved to the full one.
         pub deployment_info: Option<Spanned<DeploymentInfo>>,
         /// The revision going out (SHA, tag or branch).
         pub to: Template,
         pub github: Option<Spanned<GithubSource>>,
         pub git: Option<Spanned<GitSource>>,
-        /// Stop after this many commits (default 250).
+        /// Keep the newest this many commits (default 250): `count` still says
+        /// how many there are, and `truncated` whether some were left out.
         pub max_commits: Option<Bounded<1, 10000>>,
     }
 }
@@ -68,6 +72,12 @@ impl KindSpec for ChangelogConfig {
             OutputDecl::new("to", OutputType::String, "the revision going out (full SHA)"),
             OutputDecl::new("compare_url", OutputType::String, "a link to the comparison, when known"),
             OutputDecl::new("text", OutputType::String, "one line per commit: short SHA, subject, author").untrusted(),
+            OutputDecl::new(
+                "truncated",
+                OutputType::Bool,
+                "true when there were more than `max_commits` commits: `commits` holds the newest",
+            ),
+            OutputDecl::new("from_source", OutputType::String, "where `from` came from: `from`, `deployment_info` or `journal`"),
         ]
     }
 
@@ -76,7 +86,10 @@ impl KindSpec for ChangelogConfig {
     }
 
     fn check(&self, cx: &mut CheckContext<'_>) {
-        exactly_one(cx, &[("from", self.from.as_ref().map(|t| t.span)), ("deployment_info", span_of(&self.deployment_info))]);
+        // At most one: with neither, the journal says what was deployed last.
+        if self.from.is_some() && self.deployment_info.is_some() {
+            exactly_one(cx, &[("from", self.from.as_ref().map(|t| t.span)), ("deployment_info", span_of(&self.deployment_info))]);
+        }
         exactly_one(cx, &[("github", span_of(&self.github)), ("git", span_of(&self.git))]);
         if let Some(info) = &self.deployment_info {
             checks::url(cx, &info.url, &["http", "https"]);

@@ -4,7 +4,10 @@
 
 pub mod adf;
 pub mod datadog;
+pub mod deployment_info;
 pub mod elasticsearch;
+pub mod git;
+pub mod github;
 pub mod grafana;
 pub mod jira;
 pub mod redis;
