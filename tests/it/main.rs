@@ -1,8 +1,10 @@
 //! End-to-end tests of the `slipway` binary: one test binary, a module per concern.
 
+mod chat_standin;
 mod durability;
 mod fixtures;
 mod graph;
+mod notify;
 mod pipelines;
 mod plan;
 mod property;

@@ -68,7 +68,7 @@ impl Live {
             changelog: changelog::Run { http: http.clone() },
             audit_ticket: audit_ticket::Run { http: http.clone() },
             marker: marker::Run { http: http.clone() },
-            notify: notify::Run { http },
+            notify: notify::Run::new(http),
             unsupported: Unsupported,
         }
     }
