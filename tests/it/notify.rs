@@ -336,3 +336,46 @@ fn a_refused_destination_is_not_asked_again_while_the_others_are_retried() {
     assert_eq!(posted(&mm).len(), 1, "the transient failure got its retry");
     assert_eq!((hook.recorded().len(), rx.recorded().len()), (1, 1));
 }
+
+#[test]
+fn a_webhook_gets_its_own_body_and_headers_signed_and_unescaped() {
+    let rx = receiver();
+    let sb = Sandbox::new("notify-webhook");
+    let pipeline = format!(
+        r##"version: 1
+name: shop
+params: {{ version: {{ default: "2.4.1 <rc>" }} }}
+secrets: {{ HOOK_KEY: {{ env: TEST_HOOK_KEY }} }}
+stages:
+  announce:
+    kind: notify
+    message: unused here
+    webhook:
+      url: "{}"
+      headers: {{ X-Team: shop }}
+      secret: "{{{{ secrets.HOOK_KEY }}}}"
+      body: {{ summary: "shop {{{{ params.version }}}} & co", count: 3 }}
+"##,
+        rx.url("/events")
+    );
+    sb.write("p.yaml", &pipeline);
+    let key = "k3y-for-signing";
+    let out = sb.command(&["run", "p.yaml", "--format", "json"]).env("TEST_HOOK_KEY", key).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(posted(&rx), [json!({"summary": "shop 2.4.1 <rc> & co", "count": 3})]);
+    let req = &rx.recorded()[0];
+    assert_eq!(req.header("x-team"), Some("shop"));
+    // The signature is HMAC-SHA256 of the exact body bytes, as a receiver checks it.
+    let script =
+        "import hmac, hashlib, sys; print('sha256=' + hmac.new(sys.argv[1].encode(), sys.stdin.buffer.read(), hashlib.sha256).hexdigest())";
+    let mut python = std::process::Command::new("python3")
+        .args(["-c", script, key])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut python.stdin.take().unwrap(), req.body.as_bytes()).unwrap();
+    let expected = String::from_utf8(python.wait_with_output().unwrap().stdout).unwrap();
+    assert_eq!(req.header("x-slipway-signature-256"), Some(expected.trim()));
+    assert!(!text(&out).contains(key));
+}
