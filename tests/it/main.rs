@@ -2,6 +2,7 @@
 
 mod audit_ticket;
 mod changelog;
+mod chat_standin;
 mod dashboards_standin;
 mod durability;
 mod fixtures;
@@ -12,6 +13,7 @@ mod graph;
 mod jira_standin;
 mod marker;
 mod marker_redis;
+mod notify;
 mod pipelines;
 mod plan;
 mod property;

@@ -1,13 +1,35 @@
 //! Rendering templates: Handlebars in strict mode (a missing variable is an
 //! error, not an empty string), HTML escaping off, and Slipway's helpers.
+//!
+//! Chat text is the exception: there a value written by `{{ … }}` is escaped
+//! for the service's markup ([`Escape`]), so a commit subject cannot ping a
+//! channel or forge a link, while the author's own literal text is kept.
+
+use std::sync::OnceLock;
 
 use handlebars::{Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderErrorReason, no_escape};
 use serde_json::Value;
+
+/// How values are escaped where a template writes them (`{{ x }}`, helpers
+/// included); `{{{ x }}}` writes a value as it is. Text the author wrote in
+/// the template itself is never changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Escape {
+    /// Slack's three control characters: `&` `<` `>` become `&amp;` `&lt;`
+    /// `&gt;`, so `<!channel>` and `<https://…|text>` arrive as plain text.
+    Slack,
+    /// Mattermost's channel-wide mentions (`@channel`, `@all`, `@here`) and
+    /// its Slack-compatible `<!channel>` and `<@user>` get a zero-width joiner
+    /// after the `@` or `<`: they read the same and notify no one.
+    Mattermost,
+}
 
 /// A configured Handlebars registry. Build once per run.
 pub struct Renderer {
     strict: Handlebars<'static>,
     lenient: Handlebars<'static>,
+    /// Per [`Escape`] (in its order): strict and lenient, built on first use.
+    escaped: [OnceLock<(Handlebars<'static>, Handlebars<'static>)>; 2],
 }
 
 impl Default for Renderer {
@@ -18,7 +40,7 @@ impl Default for Renderer {
 
 impl Renderer {
     pub fn new() -> Self {
-        Renderer { strict: registry(true), lenient: registry(false) }
+        Renderer { strict: registry(true), lenient: registry(false), escaped: [OnceLock::new(), OnceLock::new()] }
     }
 
     /// Renders in strict mode: reading a variable that does not exist fails.
@@ -30,6 +52,80 @@ impl Renderer {
     pub fn render_lenient(&self, template: &str, context: &Value) -> Result<String, String> {
         render_with(&self.lenient, template, context)
     }
+
+    /// As [`Renderer::render`], with values escaped for a chat service.
+    pub fn render_escaped(&self, template: &str, context: &Value, escape: Escape) -> Result<String, String> {
+        render_with(&self.escaping(escape).0, template, context)
+    }
+
+    /// As [`Renderer::render_lenient`], with values escaped for a chat service;
+    /// a dry run's placeholder for a value not known yet is shown as it is.
+    pub fn render_lenient_escaped(&self, template: &str, context: &Value, escape: Escape) -> Result<String, String> {
+        render_with(&self.escaping(escape).1, template, context)
+    }
+
+    fn escaping(&self, escape: Escape) -> &(Handlebars<'static>, Handlebars<'static>) {
+        let (i, f): (usize, fn(&str) -> String) = match escape {
+            Escape::Slack => (0, slack_escape),
+            Escape::Mattermost => (1, mattermost_escape),
+        };
+        self.escaped[i].get_or_init(|| {
+            let mut strict = registry(true);
+            strict.register_escape_fn(f);
+            let mut lenient = registry(false);
+            lenient.register_escape_fn(move |s: &str| if is_placeholder(s) { s.to_owned() } else { f(s) });
+            (strict, lenient)
+        })
+    }
+}
+
+/// `&`, `<` and `>` as Slack's entities: the only characters Slack reads as
+/// control sequences (mentions, links, dates).
+pub fn slack_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A zero-width joiner: invisible, and not part of a mention.
+const ZWJ: char = '\u{200D}';
+
+/// Mentions that notify a whole channel on Mattermost, and the Slack-style
+/// forms it translates (`<!channel>`, `<!here>`, `<!all>`, `<@user-id>`),
+/// broken with a zero-width joiner. Other text is unchanged: Mattermost
+/// renders Markdown, which the author may want from a value.
+pub fn mattermost_escape(s: &str) -> String {
+    const WIDE: &[&str] = &["channel", "all", "here"];
+    let mut out = String::with_capacity(s.len());
+    for (i, c) in s.char_indices() {
+        out.push(c);
+        let rest = &s[i + c.len_utf8()..];
+        let breaks = match c {
+            '<' => rest.starts_with(['!', '@']),
+            '@' => WIDE.iter().any(|w| rest.get(..w.len()).is_some_and(|r| r.eq_ignore_ascii_case(w))),
+            _ => false,
+        };
+        if breaks {
+            out.push(ZWJ);
+        }
+    }
+    out
+}
+
+/// Whether `s` is a dry run's stand-in for a value not known yet, such as
+/// `<stages.build.outputs.tag: known after run>` (see `placeholder_outputs`):
+/// a plan shows it as it is rather than escaped. Only a whole value of that
+/// exact shape is kept, and that shape holds nothing a chat service acts on.
+fn is_placeholder(s: &str) -> bool {
+    let Some(inner) = s.strip_prefix('<').and_then(|r| r.strip_suffix(": known after run>")) else { return false };
+    !inner.is_empty() && inner.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '[' | ']'))
 }
 
 fn render_with(hb: &Handlebars<'static>, template: &str, context: &Value) -> Result<String, String> {
@@ -92,11 +188,19 @@ fn param<'a>(h: &'a Helper<'_>, strict: bool, i: usize, name: &'static str) -> R
 /// A helper's body: its arguments, and whether the registry is strict.
 type HelperFn = fn(&Helper<'_>, bool) -> Result<String, RenderErrorReason>;
 
+/// A helper's output is a value like any other: escaped as the registry says,
+/// unless it is written by `{{{ … }}}` or feeds another helper (Handlebars
+/// turns escaping off for both).
 macro_rules! helper {
     ($name:ident, $body:expr) => {
-        fn $name(h: &Helper<'_>, hb: &Handlebars<'_>, _: &Context, _: &mut RenderContext<'_, '_>, out: &mut dyn Output) -> HelperResult {
+        fn $name(h: &Helper<'_>, hb: &Handlebars<'_>, _: &Context, rc: &mut RenderContext<'_, '_>, out: &mut dyn Output) -> HelperResult {
             let f: HelperFn = $body;
-            out.write(&f(h, hb.strict_mode())?)?;
+            let text = f(h, hb.strict_mode())?;
+            if rc.is_disable_escape() {
+                out.write(&text)?;
+            } else {
+                out.write(&hb.get_escape_fn()(&text))?;
+            }
             Ok(())
         }
     };
@@ -186,6 +290,51 @@ mod tests {
         assert_eq!(render("{{ default release.nope \"none\" }}", cx.clone()).unwrap(), "none");
         assert_eq!(Renderer::new().render_lenient("{{ upper release.nope }}", &cx).unwrap(), "");
         assert_eq!(render("{{ truncate \"abcdef\" \"4\" }}", cx.clone()).unwrap(), "abc…");
+    }
+
+    #[test]
+    fn slack_escaping_covers_values_and_helpers_but_not_the_authors_text() {
+        let r = Renderer::new();
+        let cx = json!({"c": "<!channel> & <https://evil|click>", "l": ["<!here>", "a&b"]});
+        let t = "<https://ok|link> :rocket: {{ c }}";
+        let sent = "<https://ok|link> :rocket: &lt;!channel&gt; &amp; &lt;https://evil|click&gt;";
+        assert_eq!(r.render_escaped(t, &cx, Escape::Slack).unwrap(), sent);
+        // helpers, subexpressions and blocks escape once; `{{{ }}}` opts out
+        assert_eq!(
+            r.render_escaped("{{ upper (concat c \"!\") }}", &cx, Escape::Slack).unwrap(),
+            "&lt;!CHANNEL&gt; &amp; &lt;HTTPS://EVIL|CLICK&gt;!"
+        );
+        assert_eq!(
+            r.render_escaped("{{ join l }}|{{#each l}}{{ this }};{{/each}}", &cx, Escape::Slack).unwrap(),
+            "&lt;!here&gt;, a&amp;b|&lt;!here&gt;;a&amp;b;"
+        );
+        assert_eq!(r.render_escaped("{{{ c }}}", &cx, Escape::Slack).unwrap(), "<!channel> & <https://evil|click>");
+        assert_eq!(r.render_escaped("{{{ upper c }}}", &cx, Escape::Slack).unwrap(), "<!CHANNEL> & <HTTPS://EVIL|CLICK>");
+        // strict as ever; the unescaped registries are untouched
+        assert!(r.render_escaped("{{ nope }}", &cx, Escape::Slack).unwrap_err().contains("nope"));
+        assert_eq!(r.render("{{ c }}", &cx).unwrap(), "<!channel> & <https://evil|click>");
+        assert_eq!(r.render("{{ upper c }}", &cx).unwrap(), "<!CHANNEL> & <HTTPS://EVIL|CLICK>");
+    }
+
+    #[test]
+    fn mattermost_escaping_breaks_channel_wide_mentions_only() {
+        let r = Renderer::new();
+        let cx = json!({"c": "@channel @ALL @here: <!channel> <@U123> @alice a<b [x](y)"});
+        let out = r.render_escaped("@here {{ c }}", &cx, Escape::Mattermost).unwrap();
+        assert_eq!(out, "@here @\u{200D}channel @\u{200D}ALL @\u{200D}here: <\u{200D}!channel> <\u{200D}@U123> @alice a<b [x](y)");
+        assert_eq!(out.replace('\u{200D}', ""), format!("@here {}", cx["c"].as_str().unwrap()), "it reads the same");
+    }
+
+    #[test]
+    fn a_plan_shows_placeholders_as_they_are() {
+        let r = Renderer::new();
+        let cx = json!({"p": "<stages.build.outputs.commits[0].subject: known after run>", "s": "<stages.x|<!channel>: known after run>"});
+        assert_eq!(r.render_lenient_escaped("{{ p }}", &cx, Escape::Slack).unwrap(), cx["p"]);
+        assert_eq!(r.render_lenient_escaped("{{ s }}", &cx, Escape::Slack).unwrap(), "&lt;stages.x|&lt;!channel&gt;: known after run&gt;");
+        assert_eq!(
+            r.render_escaped("{{ p }}", &cx, Escape::Slack).unwrap(),
+            "&lt;stages.build.outputs.commits[0].subject: known after run&gt;"
+        );
     }
 
     #[test]

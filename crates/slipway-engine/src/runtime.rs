@@ -18,7 +18,7 @@ use slipway_core::template::{Command, Template};
 use tokio::sync::{mpsc, watch};
 
 use crate::event::{Event, now_ms};
-use crate::render::Renderer;
+use crate::render::{Escape, Renderer};
 use crate::secrets::Masker;
 
 pub type Outputs = serde_json::Map<String, Value>;
@@ -177,6 +177,32 @@ impl StageEnv<'_> {
             JsonTemplate::Object(entries) => {
                 Value::Object(entries.iter().map(|(k, v)| Ok((k.clone(), self.render_json(v)?))).collect::<Result<_, StageError>>()?)
             }
+        })
+    }
+
+    /// `t` rendered for a chat service: every value a `{{ … }}` writes is
+    /// escaped for its markup (see [`Escape`]), the author's own text is not.
+    pub fn render_escaped(&self, t: &Template, escape: Escape) -> Result<String, StageError> {
+        let (source, cx) = (&t.source, &self.context);
+        let rendered = if self.dry_run {
+            self.renderer.render_lenient_escaped(source, cx, escape)
+        } else {
+            self.renderer.render_escaped(source, cx, escape)
+        };
+        rendered.map_err(|e| StageError::permanent(format!("stage `{}`: {e}", self.stage.id.value)))
+    }
+
+    /// As [`StageEnv::render_json`], every string rendered with [`StageEnv::render_escaped`].
+    pub fn render_json_escaped(&self, t: &JsonTemplate, escape: Escape) -> Result<Value, StageError> {
+        Ok(match t {
+            JsonTemplate::Literal(v) => v.clone(),
+            JsonTemplate::String(s) => Value::String(self.render_escaped(s, escape)?),
+            JsonTemplate::Array(items) => {
+                Value::Array(items.iter().map(|i| self.render_json_escaped(i, escape)).collect::<Result<_, _>>()?)
+            }
+            JsonTemplate::Object(entries) => Value::Object(
+                entries.iter().map(|(k, v)| Ok((k.clone(), self.render_json_escaped(v, escape)?))).collect::<Result<_, StageError>>()?,
+            ),
         })
     }
 

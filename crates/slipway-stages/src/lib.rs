@@ -81,7 +81,7 @@ impl Live {
             changelog: changelog::Run { http: http.clone() },
             audit_ticket: audit_ticket::Run { http: http.clone() },
             marker: marker::Run::new(http.clone()),
-            notify: notify::Run { http },
+            notify: notify::Run::new(http),
             unsupported: Unsupported,
         }
     }

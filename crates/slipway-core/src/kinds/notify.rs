@@ -46,10 +46,17 @@ config_struct! {
 config_struct! {
     /// Sends a chat message to one or more destinations.
     pub struct NotifyConfig {
-        /// The message (Markdown where the destination supports it).
+        /// The message (Markdown where the destination supports it). For Slack and Mattermost, what a `{{ value }}`
+        /// writes is escaped so it cannot mention a channel or forge a link; the text written here is kept.
         pub message: Template,
+        /// Slack: an incoming webhook, or `chat.postMessage` with a bot token and channel. At-least-once: Slack has
+        /// no idempotency, so a message whose answer was lost is posted again on a retry.
         pub slack: Option<Spanned<SlackSink>>,
+        /// Microsoft Teams through a Workflows webhook (answers 202 Accepted). At-least-once: Teams has no
+        /// idempotency, so a message whose answer was lost is posted again on a retry.
         pub teams: Option<Spanned<TeamsSink>>,
+        /// A Mattermost incoming webhook. At-least-once: Mattermost has no idempotency, so a message whose answer
+        /// was lost is posted again on a retry.
         pub mattermost: Option<Spanned<MattermostSink>>,
         pub webhook: Option<Spanned<WebhookSink>>,
     }
