@@ -14,6 +14,7 @@ mod jira_standin;
 mod marker;
 mod marker_redis;
 mod notify;
+mod opentable;
 mod pipelines;
 mod plan;
 mod property;
