@@ -111,3 +111,22 @@ fn live_reads_read_only_what_a_run_would_read() {
     let out = sb.run(&["plan", "--live-reads", demo.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
 }
+
+#[test]
+fn a_plan_shows_what_the_run_decides_as_written_not_guessed() {
+    let sb = Sandbox::new("plan-branches");
+    let reverb = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/pipelines/reverb.yaml")).unwrap();
+    sb.write("reverb.yaml", &reverb);
+    let out = sb
+        .command(&["plan", "reverb.yaml", "--param", "revision=abc1234", "--format", "json"])
+        .env("DD_API_KEY", "k")
+        .env("SLACK_WEBHOOK_URL", "http://127.0.0.1:9/x")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let stage = plan["stages"].as_array().unwrap().iter().find(|s| s["id"] == "deploy_finished").expect("deploy_finished is planned");
+    let body: serde_json::Value = serde_json::from_str(stage["effects"][0]["body"].as_str().unwrap()).unwrap();
+    // A good run sends `success`: the plan must not say `error`.
+    assert_eq!(body["alert_type"], "{{#if (eq stages.deploy.status 'succeeded')}}success{{else}}error{{/if}} (decided at run time)");
+}

@@ -172,6 +172,19 @@ pub fn read_paths(source: &str) -> Vec<String> {
     analyze(&field, source).map(|a| a.references.iter().map(Reference::path).collect()).unwrap_or_default()
 }
 
+/// What a template outside a file reads and which helpers it calls (for plans);
+/// `None` when it does not parse.
+pub fn analyze_source(source: &str) -> Option<Analysis> {
+    let field = TemplateField { source, span: Span::new(0, source.len()), sink: Sink::Text, style: ScalarStyle::Plain };
+    analyze(&field, source).ok()
+}
+
+/// Helpers whose result depends on the value they are given, not just its
+/// shape: branches (`if`, `unless`), loops (`each`, `with`), comparisons and
+/// lookups. Fed a value only the run knows, what they render in a plan is a
+/// guess.
+pub const DECIDING_HELPERS: &[&str] = &["if", "unless", "each", "with", "eq", "ne", "lt", "gt", "and", "or", "not", "len", "lookup"];
+
 /// Parses a template and lists what it reads. `file_text` is the whole source file,
 /// used to place each finding at its exact column.
 pub fn analyze(field: &TemplateField<'_>, file_text: &str) -> Result<Analysis, Box<Diagnostic>> {

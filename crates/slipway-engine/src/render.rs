@@ -128,6 +128,50 @@ fn is_placeholder(s: &str) -> bool {
     !inner.is_empty() && inner.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '[' | ']'))
 }
 
+/// The mark a plan puts after a template it shows unrendered.
+pub const DECIDED_AT_RUN: &str = "(decided at run time)";
+
+/// Whether a plan must show `template` as written rather than rendered: it
+/// feeds a value only the run knows (a placeholder such as
+/// `<stages.deploy.status: known after run>`) to a helper that decides
+/// something with it (`#if`, `eq`, `#each`, …), so any rendering would be a
+/// guess.
+pub fn decided_at_run(template: &str, context: &Value) -> bool {
+    if !template.contains("{{") {
+        return false;
+    }
+    let Some(analysis) = slipway_core::template::analyze_source(template) else { return false };
+    let deciding = analysis.helpers.iter().any(|(h, _)| slipway_core::template::DECIDING_HELPERS.contains(&h.as_str()));
+    deciding
+        && analysis.references.iter().any(|r| {
+            let mut v = context;
+            for seg in &r.segments {
+                v = match v {
+                    Value::Object(m) => match m.get(seg) {
+                        Some(next) => next,
+                        None => return false,
+                    },
+                    Value::Array(a) => match seg.parse::<usize>().ok().and_then(|i| a.get(i)) {
+                        Some(next) => next,
+                        None => return false,
+                    },
+                    _ => return false,
+                };
+            }
+            holds_placeholder(v)
+        })
+}
+
+/// Whether a value is, or holds, a dry run's placeholder.
+fn holds_placeholder(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.starts_with('<') && s.ends_with(": known after run>"),
+        Value::Array(a) => a.iter().any(holds_placeholder),
+        Value::Object(m) => m.values().any(holds_placeholder),
+        _ => false,
+    }
+}
+
 fn render_with(hb: &Handlebars<'static>, template: &str, context: &Value) -> Result<String, String> {
     if !template.contains("{{") {
         return Ok(template.to_owned());
@@ -244,6 +288,50 @@ mod tests {
 
     fn render(t: &str, cx: Value) -> Result<String, String> {
         Renderer::new().render(t, &cx)
+    }
+
+    #[test]
+    fn a_plan_never_decides_on_a_value_only_the_run_knows() {
+        let unknown = json!({
+            "stages": {"d": {"status": "<stages.d.status: known after run>",
+                             "outputs": {"list": ["<stages.d.outputs.list[0]: known after run>"], "n": "<stages.d.outputs.n: known after run>"}}},
+            "params": {"env": "prod", "list": ["a"]},
+        });
+        // Every helper that decides something, fed a run-time value.
+        let deciding = [
+            "{{#if (eq stages.d.status 'succeeded')}}success{{else}}error{{/if}}",
+            "{{#unless stages.d.outputs.n}}none{{/unless}}",
+            "{{#each stages.d.outputs.list}}{{this}},{{/each}}",
+            "{{#with stages.d.outputs}}{{n}}{{/with}}",
+            "{{ eq stages.d.status 'failed' }}",
+            "{{ ne stages.d.outputs.n '3' }}",
+            "{{ lt stages.d.outputs.n 3 }}",
+            "{{ gt stages.d.outputs.n 3 }}",
+            "{{ and stages.d.outputs.n true }}",
+            "{{ or stages.d.outputs.n false }}",
+            "{{ not stages.d.outputs.n }}",
+            "{{ len stages.d.outputs.list }}",
+            "{{ lookup stages.d.outputs 'n' }}",
+        ];
+        for t in deciding {
+            assert!(decided_at_run(t, &unknown), "{t} would be guessed");
+        }
+        for name in slipway_core::template::DECIDING_HELPERS {
+            assert!(
+                deciding.iter().any(|t| t.contains(&format!("{{{{#{name} ")) || t.contains(&format!("{{{{ {name} "))),
+                "no case for `{name}`"
+            );
+        }
+        // Known values are decided now; placeholders passed through unchanged stay readable.
+        for t in [
+            "{{#if (eq params.env 'prod')}}yes{{/if}}",
+            "{{#each params.list}}{{this}}{{/each}}",
+            "{{ stages.d.status }}",
+            "{{ default stages.d.outputs.n '' }}",
+            "plain",
+        ] {
+            assert!(!decided_at_run(t, &unknown), "{t} is knowable");
+        }
     }
 
     #[test]

@@ -158,7 +158,17 @@ impl StageEnv<'_> {
         self.render_in(template, &cx)
     }
 
+    /// A plan never states what it cannot know: a template that decides
+    /// something from a value only the run knows is shown as written.
+    fn unknowable(&self, template: &str, cx: &Value) -> Option<String> {
+        (self.dry_run && crate::render::decided_at_run(template, cx))
+            .then(|| format!("{} {}", template.trim(), crate::render::DECIDED_AT_RUN))
+    }
+
     fn render_in(&self, template: &str, cx: &Value) -> Result<String, StageError> {
+        if let Some(shown) = self.unknowable(template, cx) {
+            return Ok(shown);
+        }
         let rendered = if self.dry_run { self.renderer.render_lenient(template, cx) } else { self.renderer.render(template, cx) };
         rendered.map_err(|e| StageError::permanent(format!("stage `{}`: {e}", self.stage.id.value)))
     }
@@ -184,6 +194,9 @@ impl StageEnv<'_> {
     /// escaped for its markup (see [`Escape`]), the author's own text is not.
     pub fn render_escaped(&self, t: &Template, escape: Escape) -> Result<String, StageError> {
         let (source, cx) = (&t.source, &self.context);
+        if let Some(shown) = self.unknowable(source, cx) {
+            return Ok(shown);
+        }
         let rendered = if self.dry_run {
             self.renderer.render_lenient_escaped(source, cx, escape)
         } else {
