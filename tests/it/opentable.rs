@@ -230,3 +230,72 @@ fn a_hostile_commit_message_stays_data_from_changelog_to_ticket_to_chat() {
     }
     assert_no_secret(&s, &sb, &out, &[]);
 }
+
+/// Whether a plan's value is one it states for sure: not a placeholder for what
+/// only the run knows, not a template shown as written, not a masked secret.
+fn concrete(text: &str) -> bool {
+    !["known after run", "(decided at run time)", "***", "<", "%3C"].iter().any(|p| text.contains(p))
+}
+
+/// Every concrete leaf of `planned` is at the same place in `sent`.
+fn agrees(planned: &Value, sent: &Value) -> bool {
+    match (planned, sent) {
+        (Value::Object(p), Value::Object(s)) => p.iter().all(|(k, v)| s.get(k).is_some_and(|sv| agrees(v, sv))),
+        // A list the plan shows with one placeholder item stands for any list.
+        (Value::Array(p), Value::Array(s)) => {
+            p.len() == s.len() && p.iter().zip(s).all(|(a, b)| agrees(a, b)) || !p.iter().all(|v| leaves_concrete(v))
+        }
+        (Value::String(p), _) if !concrete(p) => true,
+        (p, s) => p == s,
+    }
+}
+
+fn leaves_concrete(v: &Value) -> bool {
+    match v {
+        Value::String(s) => concrete(s),
+        Value::Array(a) => a.iter().all(leaves_concrete),
+        Value::Object(o) => o.values().all(leaves_concrete),
+        _ => true,
+    }
+}
+
+#[test]
+fn what_the_plan_states_for_sure_is_what_the_run_sends() {
+    let s = Services::start();
+    let sb = Sandbox::new("opentable-plan-vs-run");
+    sb.write("opentable.yaml", &s.pipeline(DEPLOY_OK));
+    let plan = sb
+        .command(&["plan", "opentable.yaml", "--format", "json"])
+        .env("TEAMCITY_TOKEN", TEAMCITY_TOKEN)
+        .env("GITHUB_TOKEN", "x")
+        .env("JIRA_EMAIL", EMAIL)
+        .env("JIRA_TOKEN", TOKEN)
+        .env("SLACK_WEBHOOK_URL", s.slack.url(SLACK_HOOK_PATH))
+        .output()
+        .unwrap();
+    assert_eq!(plan.status.code(), Some(0), "{}", String::from_utf8_lossy(&plan.stderr));
+    let plan: Value = serde_json::from_slice(&plan.stdout).unwrap();
+    assert!(s.teamcity.recorded().is_empty() && s.jira.recorded().is_empty(), "planning sent a request");
+    let out = s.run(&sb, "opentable.yaml");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let sent: Vec<Recorded> =
+        [s.teamcity.recorded(), s.info.recorded(), s.github.recorded(), s.jira.recorded(), s.slack.recorded()].concat();
+    let mut checked = 0;
+    for stage in plan["stages"].as_array().unwrap() {
+        for effect in stage["effects"].as_array().unwrap().iter().filter(|e| e["type"] == "http") {
+            let (method, url) = (effect["method"].as_str().unwrap(), effect["url"].as_str().unwrap());
+            let path = url.split_once("://").and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]));
+            let body: Option<Value> = effect["body"].as_str().and_then(|b| serde_json::from_str(b).ok());
+            let matches = sent.iter().any(|r| {
+                r.method == method
+                    && (!concrete(url)
+                        || path.is_some_and(|p| crate::standin::percent_decode(&r.path) == crate::standin::percent_decode(p)))
+                    && body.as_ref().is_none_or(|b| r.json().is_some_and(|rb| agrees(b, &rb)))
+            });
+            assert!(matches, "stage {}: the plan states {method} {url} {body:?}, which no request of the run matches", stage["id"]);
+            checked += 1;
+        }
+    }
+    assert!(checked >= 6, "only {checked} requests compared");
+}

@@ -48,7 +48,9 @@ impl Ticket {
         let email = c.jira.email.as_ref().map(|e| env.render(e)).transpose()?;
         let site = Site::new(&env.render(&c.jira.url)?, version, email.as_deref(), &env.render(&c.jira.token)?);
         let project = c.project.value.clone();
-        let label = idempotency_label(&env.idempotency_key);
+        // A plan does not know the run id: its label says so rather than
+        // showing one made from the placeholder, which would look real.
+        let label = if env.dry_run { format!("slipway-<run id>-{}", env.stage.id.value) } else { idempotency_label(&env.idempotency_key) };
         let mut labels: Vec<String> = Vec::new();
         for l in &c.labels {
             let l = env.render(l)?;
