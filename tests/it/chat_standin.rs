@@ -38,6 +38,11 @@ fn has_text(v: &Value) -> bool {
 
 // ---------------------------------------------------------------- Slack
 
+/// Slack needs `text`, or `blocks` with at least one block.
+fn has_text_or_blocks(body: &Value) -> bool {
+    has_text(&body["text"]) || body["blocks"].as_array().is_some_and(|b| !b.is_empty())
+}
+
 /// The path of the one incoming webhook the Slack stand-in knows.
 pub const SLACK_HOOK_PATH: &str = "/services/T0SLIPWAY/B0NOTIFY/hookSecret42";
 
@@ -56,7 +61,7 @@ pub fn slack_webhook() -> StandIn<Posts> {
             return text_reply(400, "invalid_payload");
         }
         let Some(body) = req.json() else { return text_reply(400, "invalid_payload") };
-        if !has_text(&body["text"]) && !body["blocks"].as_array().is_some_and(|b| !b.is_empty()) {
+        if !has_text_or_blocks(&body) {
             return text_reply(400, "no_text");
         }
         posts.take(body);
@@ -102,7 +107,7 @@ pub fn slack_api() -> StandIn<Posts> {
             Some(SLACK_ARCHIVED) => return slack_error("is_archived"),
             _ => return slack_error("channel_not_found"),
         };
-        if !has_text(&body["text"]) && !body["blocks"].as_array().is_some_and(|b| !b.is_empty()) {
+        if !has_text_or_blocks(&body) {
             return slack_error("no_text");
         }
         if let Some(ts) = body.get("thread_ts") {

@@ -111,7 +111,7 @@ fn destinations(env: &StageEnv<'_>, c: &NotifyConfig) -> Result<Vec<Destination>
 
 /// What a webhook receives unless the stage gives a `body`: the message as
 /// rendered (nothing escaped), and where it comes from.
-pub fn default_webhook_body(env: &StageEnv<'_>, message: &str) -> Value {
+fn default_webhook_body(env: &StageEnv<'_>, message: &str) -> Value {
     json!({ "text": message, "pipeline": env.pipeline.name.value, "run_id": env.run_id, "stage": env.stage.id.value })
 }
 
