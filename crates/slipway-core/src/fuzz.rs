@@ -133,3 +133,124 @@ pub fn check_one(input: &[u8]) -> usize {
     }
     checked.diagnostics.len()
 }
+
+/// Hostile pipeline shapes of about `size` bytes, each aimed at one way a file
+/// could make `validate` slow or large: the bench times them, the tests bound
+/// them, and the fuzzer mutates small ones.
+pub const HOSTILE: &[(&str, fn(usize) -> String)] = &[
+    ("alias-fan-out", alias_fan_out),
+    ("alias-keys", alias_keys),
+    ("repeated-keys", repeated_keys),
+    ("merge-keys", merge_keys),
+    ("collection-keys", collection_keys),
+    ("undeclared-params", undeclared_params),
+    ("unknown-outputs", unknown_outputs),
+    ("unknown-stages", unknown_stages),
+    ("deep-nesting", deep_nesting),
+    ("long-scalars", long_scalars),
+    ("big-template", big_template),
+];
+
+const HEAD: &str = "version: 1\nname: hostile\n";
+
+/// Appends `line(i)` for i = 0, 1, … while the text is shorter than `size`.
+fn fill(mut text: String, size: usize, line: impl Fn(usize) -> String) -> String {
+    let mut i = 0;
+    while text.len() < size {
+        text.push_str(&line(i));
+        i += 1;
+    }
+    text
+}
+
+/// One large scalar, anchored, then aliased from a flow list (each alias would
+/// copy it).
+pub fn alias_fan_out(size: usize) -> String {
+    let mut s = format!("{HEAD}x-big: &a \"{}\"\nstages:\n  s:\n    kind: shell\n    run: echo\n    env: {{ L: [", "x".repeat(size / 2));
+    let aliases = size.saturating_sub(s.len()) / 4;
+    s.push_str(&vec!["*a"; aliases.max(1)].join(", "));
+    s.push_str("] }\n");
+    s
+}
+
+/// A long key, anchored, then used as an unknown key in as many stages as the
+/// alias budget allows (each would be compared with every known field for "did
+/// you mean"), then ordinary stages.
+pub fn alias_keys(size: usize) -> String {
+    let key = (size / 3).max(1);
+    let uses = (crate::yaml::Limits::default().max_alias_bytes / key).saturating_sub(1);
+    let s = format!("{HEAD}x-key: &k {}\nstages:\n", "k".repeat(key));
+    fill(s, size, |i| {
+        if i < uses { format!("  s{i}: {{ kind: shell, run: echo, *k : 1 }}\n") } else { format!("  s{i}: {{ kind: shell, run: echo }}\n") }
+    })
+}
+
+/// The same key again and again in one mapping.
+pub fn repeated_keys(size: usize) -> String {
+    fill(format!("{HEAD}stages:\n  s:\n    kind: shell\n"), size, |_| "    run: echo\n".into())
+}
+
+/// A large anchored mapping merged (`<<`) into another large mapping.
+pub fn merge_keys(size: usize) -> String {
+    let base = fill(format!("{HEAD}x-base: &b\n"), size / 2, |i| format!("  b{i}: 1\n"));
+    let s = base + "stages:\n  s:\n    kind: shell\n    run: echo\n    env:\n      <<: *b\n";
+    fill(s, size, |i| format!("      e{i}: x\n"))
+}
+
+/// A mapping whose keys are lists (legal YAML; each must be told apart from the
+/// others).
+pub fn collection_keys(size: usize) -> String {
+    fill(format!("{HEAD}stages:\n  s:\n    kind: shell\n    run: echo\n    env:\n"), size, |i| format!("      ? [k{i}]\n      : x\n"))
+}
+
+/// Many declared params, and stages that each read an undeclared one.
+pub fn undeclared_params(size: usize) -> String {
+    let s = fill(format!("{HEAD}params:\n"), size / 10, |i| format!("  q{i}: {{ default: x }}\n")) + "stages:\n";
+    fill(s, size, |i| format!("  s{i}: {{ kind: shell, run: 'echo {{{{ params.p{i} }}}}' }}\n"))
+}
+
+/// A stage with many outputs, and stages that each read one it does not have.
+pub fn unknown_outputs(size: usize) -> String {
+    let outputs: Vec<String> = (0..2_000).map(|i| format!("x{i}")).collect();
+    let s = format!("{HEAD}stages:\n  a: {{ kind: shell, run: echo, outputs: [{}] }}\n", outputs.join(", "));
+    fill(s, size, |i| format!("  s{i}: {{ kind: shell, run: 'echo {{{{ stages.a.outputs.o{i} }}}}' }}\n"))
+}
+
+/// Stages that each read a stage that does not exist.
+pub fn unknown_stages(size: usize) -> String {
+    fill(format!("{HEAD}stages:\n"), size, |i| format!("  s{i}: {{ kind: shell, run: 'echo {{{{ stages.t{i}.status }}}}' }}\n"))
+}
+
+/// Values nested just under the depth limit, many times.
+pub fn deep_nesting(size: usize) -> String {
+    let value = format!("{}{}", "[".repeat(58), "]".repeat(58));
+    fill(format!("{HEAD}stages:\n  s:\n    kind: shell\n    run: echo\n    env:\n"), size, |i| format!("      K{i}: {value}\n"))
+}
+
+/// One long quoted command full of escapes, and one long unknown key (explicit:
+/// `? key`, as YAML allows no implicit key over 1,024 characters).
+pub fn long_scalars(size: usize) -> String {
+    let quoted = "a\\u00e9 ".repeat(size / 16);
+    format!("{HEAD}stages:\n  s:\n    kind: shell\n    run: \"{quoted}\"\n    ? {}\n    : 1\n", "k".repeat(size / 2))
+}
+
+/// One command template that needs the Handlebars parser, with many expressions.
+pub fn big_template(size: usize) -> String {
+    let s = format!(
+        "{HEAD}params:\n  x: {{ default: a }}\nstages:\n  s:\n    kind: shell\n    run: |\n      {{{{#if params.x}}}}ok{{{{/if}}}}\n"
+    );
+    fill(s, size, |i| format!("      echo {{{{ upper params.p{i} }}}}\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_shapes_have_the_size_asked_for() {
+        for (name, make) in HOSTILE {
+            let text = make(100_000);
+            assert!((95_000..=160_000).contains(&text.len()), "{name}: {} bytes", text.len());
+        }
+    }
+}

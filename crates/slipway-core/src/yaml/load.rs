@@ -438,6 +438,36 @@ mod tests {
     }
 
     #[test]
+    fn aliases_are_charged_by_the_bytes_they_copy() {
+        // 40 copies of one 1 MiB scalar: few nodes, 40 MiB
+        let text = format!("a: &a \"{}\"\nb: [{}]\n", "x".repeat(1 << 20), vec!["*a"; 40].join(", "));
+        let (root, d) = parse(&text);
+        assert!(root.is_none());
+        assert_eq!(d[0].code, Code::YamlAliasLimit);
+        // the 33rd copy goes past 32 MiB
+        let at = text.match_indices("*a").nth(32).unwrap().0;
+        assert_eq!(d[0].span, Some(Span::new(at, at + 2)));
+    }
+
+    #[test]
+    fn collection_keys_are_compared_by_value() {
+        let (_, d) = parse("? [a, b]\n: 1\n? [a, b]\n: 2\n? [a, c]\n: 3\n");
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].code, Code::DuplicateKey);
+    }
+
+    #[test]
+    fn nul_is_reported_as_nul() {
+        let (root, d) = parse("a: x\0y\n");
+        assert!(root.is_none());
+        assert_eq!((d[0].code, d[0].span), (Code::NulCharacter, Some(Span::new(4, 5))));
+        let (root, d) = parse("a: \"x\\0y\"\nb: '\\0'\n");
+        assert!(root.is_some(), "an escape is reported, and the rest still read");
+        assert_eq!(d.len(), 1);
+        assert_eq!((d[0].code, d[0].span), (Code::NulCharacter, Some(Span::new(3, 9))));
+    }
+
+    #[test]
     fn merge_keys_copy_missing_entries() {
         let (root, d) = parse("base: &b {x: 1, y: 2}\nc:\n  <<: *b\n  y: 3\n");
         assert!(d.is_empty(), "{d:?}");
