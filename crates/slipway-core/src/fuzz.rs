@@ -75,12 +75,25 @@ const TOKENS: &[&str] = &[
     "🚀",
 ];
 
-/// One to four random edits of `seed`.
+/// One to four random edits of `seed`; now and then of a small hostile shape
+/// instead (aliases, repeated keys, deep nesting: see [`HOSTILE`]).
 pub fn mutate(seed: &[u8], rng: &mut Rng) -> Vec<u8> {
-    let mut out = seed.to_vec();
+    let mut out = if rng.below(16) == 0 {
+        let (_, make) = HOSTILE[rng.below(HOSTILE.len())];
+        make(256 + rng.below(16 << 10)).into_bytes()
+    } else {
+        seed.to_vec()
+    };
     for _ in 0..=rng.below(4) {
         let at = rng.below(out.len() + 1);
-        match rng.below(7) {
+        match rng.below(8) {
+            7 => {
+                // repeat a chunk many times: alias fan-out, repeated keys, size
+                let start = rng.below(out.len() + 1);
+                let end = (start + 1 + rng.below(32)).min(out.len());
+                let chunk = out[start..end].repeat(1 + rng.below(2_000));
+                out.splice(at..at, chunk);
+            }
             0 => {
                 let t = TOKENS[rng.below(TOKENS.len())].as_bytes();
                 out.splice(at..at, t.iter().copied());
@@ -134,10 +147,13 @@ pub fn check_one(input: &[u8]) -> usize {
     checked.diagnostics.len()
 }
 
+/// Makes a pipeline text of about the given size.
+pub type Shape = fn(usize) -> String;
+
 /// Hostile pipeline shapes of about `size` bytes, each aimed at one way a file
 /// could make `validate` slow or large: the bench times them, the tests bound
 /// them, and the fuzzer mutates small ones.
-pub const HOSTILE: &[(&str, fn(usize) -> String)] = &[
+pub const HOSTILE: &[(&str, Shape)] = &[
     ("alias-fan-out", alias_fan_out),
     ("alias-keys", alias_keys),
     ("repeated-keys", repeated_keys),
