@@ -142,6 +142,8 @@ fn every_hostile_shape_validates_in_bounded_time_and_memory() {
         ("undeclared-params", "undeclared-param"),
         ("unknown-outputs", "unknown-output"),
         ("unknown-stages", "unknown-stage"),
+        ("wide-needs", "unknown-stage"),
+        ("long-cycle", "dependency-cycle"),
         ("deep-nesting", "wrong-type"),
         ("long-scalars", "unknown-field"),
         ("big-template", "template-too-large"),

@@ -162,6 +162,8 @@ pub const HOSTILE: &[(&str, Shape)] = &[
     ("undeclared-params", undeclared_params),
     ("unknown-outputs", unknown_outputs),
     ("unknown-stages", unknown_stages),
+    ("wide-needs", wide_needs),
+    ("long-cycle", long_cycle),
     ("deep-nesting", deep_nesting),
     ("long-scalars", long_scalars),
     ("big-template", big_template),
@@ -235,6 +237,27 @@ pub fn unknown_outputs(size: usize) -> String {
 /// Stages that each read a stage that does not exist.
 pub fn unknown_stages(size: usize) -> String {
     fill(format!("{HEAD}stages:\n"), size, |i| format!("  s{i}: {{ kind: shell, run: 'echo {{{{ stages.t{i}.status }}}}' }}\n"))
+}
+
+/// Many stages, and one that needs them all (and one that does not exist).
+pub fn wide_needs(size: usize) -> String {
+    let stages = size / 42;
+    let mut s = format!("{HEAD}stages:\n");
+    for i in 0..stages {
+        s.push_str(&format!("  s{i}: {{ kind: shell, run: echo }}\n"));
+    }
+    let needs: Vec<String> = (0..stages).map(|i| format!("s{i}")).collect();
+    format!("{s}  z:\n    kind: shell\n    run: echo\n    needs: [{}, nope]\n", needs.join(", "))
+}
+
+/// Every stage needs the next; the last needs the first: one cycle through all.
+pub fn long_cycle(size: usize) -> String {
+    let n = (size / 48).max(2);
+    let mut s = format!("{HEAD}stages:\n");
+    for i in 0..n {
+        s.push_str(&format!("  s{i}: {{ kind: shell, run: echo, needs: [s{}] }}\n", (i + 1) % n));
+    }
+    s
 }
 
 /// Values nested just under the depth limit, many times.
