@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 use slipway_core::Checked;
 use slipway_core::check_bytes;
 
+use super::exit;
+use super::files::{self, Contents};
 use super::validate::{Format, render_all};
-use super::{exit, files};
 
 /// A valid pipeline, or the exit code after its problems were printed to stderr.
 pub fn valid_pipeline(path: &Path) -> Result<Checked, i32> {
@@ -14,7 +15,11 @@ pub fn valid_pipeline(path: &Path) -> Result<Checked, i32> {
         eprintln!("error: {e}");
         exit::USAGE
     })?;
-    let checked = check_bytes(&path.display().to_string(), &bytes);
+    let name = path.display().to_string();
+    let checked = match bytes {
+        Contents::Bytes(bytes) => check_bytes(&name, &bytes),
+        Contents::TooLarge => Checked::too_large(&name),
+    };
     if !checked.is_valid() {
         eprint!("{}", render_all(std::slice::from_ref(&checked), Format::Human, false));
         return Err(exit::INVALID);

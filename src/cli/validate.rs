@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use slipway_core::render;
 use slipway_core::{Checked, check_bytes};
 
+use super::exit;
+use super::files::{self, Contents};
 use super::style::ColorChoice;
-use super::{exit, files};
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Format {
@@ -46,7 +47,8 @@ pub fn run(args: Args) -> i32 {
     let mut io_failed = false;
     for path in &paths {
         match files::read(path) {
-            Ok(bytes) => checked.push(check_bytes(&path.display().to_string(), &bytes)),
+            Ok(Contents::Bytes(bytes)) => checked.push(check_bytes(&path.display().to_string(), &bytes)),
+            Ok(Contents::TooLarge) => checked.push(Checked::too_large(&path.display().to_string())),
             Err(e) => {
                 eprintln!("error: {e}");
                 io_failed = true;

@@ -75,3 +75,137 @@ fn several_files_are_checked_together() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(json["diagnostics"].as_array().unwrap().iter().all(|d| d["file"] == BROKEN));
 }
+
+// ---- hostile input: `validate` runs on untrusted pull requests ----
+
+/// Runs `slipway ARGS` under an address-space cap and a deadline; `None` when it
+/// had to be killed at the deadline.
+fn bounded(args: &[&str], cap_bytes: u64, deadline: std::time::Duration) -> Option<std::process::Output> {
+    use std::os::unix::process::CommandExt;
+    use std::process::{Command, Stdio};
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_slipway"));
+    cmd.args(args).env("NO_COLOR", "1").stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            let cap = libc::rlimit { rlim_cur: cap_bytes, rlim_max: cap_bytes };
+            if libc::setrlimit(libc::RLIMIT_AS, &cap) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().expect("spawn slipway");
+    // drained as it is written: a full pipe would stall the child
+    let drain = |mut r: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = r.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().expect("stdout")));
+    let err = drain(Box::new(child.stderr.take().expect("stderr")));
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if start.elapsed() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    Some(std::process::Output { status, stdout: out.join().expect("stdout"), stderr: err.join().expect("stderr") })
+}
+
+const GIB: u64 = 1 << 30;
+
+fn codes(out: &std::process::Output) -> Vec<String> {
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("bad JSON ({e}): {}", stdout(out)));
+    json["diagnostics"].as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap().to_owned()).collect()
+}
+
+#[test]
+fn every_hostile_shape_validates_in_bounded_time_and_memory() {
+    // Before: an aliased 500 KB scalar took gigabytes and aborted; 70,000 repeated
+    // keys, 20,000 unknown names or a 1 MB `{{#if}}` template took minutes.
+    let dir = crate::sandbox::Sandbox::new("hostile");
+    let expected = [
+        ("alias-fan-out", "yaml-alias-limit"),
+        ("alias-keys", "unknown-field"),
+        ("repeated-keys", "duplicate-key"),
+        ("merge-keys", "unknown-field"),
+        ("collection-keys", "wrong-type"),
+        ("undeclared-params", "undeclared-param"),
+        ("unknown-outputs", "unknown-output"),
+        ("unknown-stages", "unknown-stage"),
+        ("wide-needs", "unknown-stage"),
+        ("long-cycle", "dependency-cycle"),
+        ("deep-nesting", "wrong-type"),
+        ("long-scalars", "unknown-field"),
+        ("big-template", "template-too-large"),
+    ];
+    assert_eq!(expected.len(), slipway_core::fuzz::HOSTILE.len(), "a shape without an expectation");
+    for ((name, make), (want_name, want_code)) in slipway_core::fuzz::HOSTILE.iter().zip(expected) {
+        assert_eq!(*name, want_name);
+        let path = dir.write(&format!("{name}.yaml"), &make(1_000_000));
+        let path = path.to_str().unwrap();
+        let out = bounded(&["validate", "--format", "json", path], 2 * GIB, std::time::Duration::from_secs(60))
+            .unwrap_or_else(|| panic!("{name}: still running after 60 s"));
+        assert_eq!(out.status.code(), Some(1), "{name}: {:?} {}", out.status, String::from_utf8_lossy(&out.stderr));
+        let codes = codes(&out);
+        assert!(codes.iter().any(|c| c == want_code), "{name}: no `{want_code}` in {:?}", &codes[..codes.len().min(5)]);
+        // the listing is bounded too: at most 100 per code
+        for code in &codes {
+            assert!(codes.iter().filter(|c| *c == code).count() <= 100, "{name}: more than 100 `{code}`");
+        }
+    }
+}
+
+#[test]
+fn reading_stops_at_the_size_limit() {
+    // Before: `validate /dev/zero` read until memory ran out.
+    for cmd in [&["validate", "--format", "json", "/dev/zero"][..], &["plan", "/dev/zero"], &["graph", "/dev/zero"]] {
+        let out = bounded(cmd, GIB, std::time::Duration::from_secs(60)).expect("finishes");
+        assert_eq!(out.status.code(), Some(1), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let text = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+        assert!(text.contains("file-too-large") && text.contains("8388608 bytes"), "{cmd:?}: {text}");
+    }
+    let dir = crate::sandbox::Sandbox::new("too-large");
+    let big = dir.write("big.yaml", &format!("version: 1\n#{}\n", "x".repeat(8 << 20)));
+    let out = slipway(&["validate", "--format", "json", big.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(codes(&out), ["file-too-large"]);
+}
+
+#[test]
+fn a_fifo_without_a_writer_does_not_hang() {
+    // Before: opening the FIFO waited for a writer forever.
+    let dir = crate::sandbox::Sandbox::new("fifo");
+    let fifo = dir.path("pipe.yaml");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let out = bounded(&["validate", fifo.to_str().unwrap()], GIB, std::time::Duration::from_secs(20)).expect("no hang on a FIFO");
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stdout(&out).contains("empty-file"), "{}", stdout(&out));
+}
+
+#[test]
+fn past_100_of_one_code_the_rest_are_counted() {
+    let dir = crate::sandbox::Sandbox::new("many");
+    let text = format!("version: 1\nname: many\nstages:\n  s:\n    kind: shell\n{}", "    run: echo\n".repeat(151));
+    let path = dir.write("many.yaml", &text);
+    let out = slipway(&["validate", "--format", "json", path.to_str().unwrap()]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let diags = json["diagnostics"].as_array().unwrap();
+    assert_eq!(diags.iter().filter(|d| d["code"] == "duplicate-key").count(), 100);
+    let more: Vec<_> = diags.iter().filter(|d| d["code"] == "too-many-diagnostics").collect();
+    assert_eq!(more.len(), 1);
+    assert_eq!(more[0]["message"], "50 more `duplicate-key` errors are not shown");
+    let human = stdout(&slipway(&["validate", path.to_str().unwrap()]));
+    assert!(human.ends_with("1 file checked: 150 errors\n"), "{human}");
+}

@@ -1,6 +1,10 @@
 //! `cargo xtask bench validate`: how long `slipway validate` takes on the real
 //! pipelines (whole process) and on generated pipelines of 1,000 and 10,000
-//! stages (in process and whole process), beside a schema-only validator.
+//! stages (in process and whole process), beside a schema-only validator; and
+//! time and peak memory on 1 MB files of each hostile shape
+//! (`slipway_core::fuzz::HOSTILE`). `--hostile` runs only those, `--bin PATH`
+//! measures another build (an older one, for a before/after table), `--size N`
+//! changes the hostile files' size.
 
 use std::path::Path;
 use std::process::Command;
@@ -13,11 +17,22 @@ use crate::root;
 pub fn validate(args: &[&str]) -> Result<()> {
     let quick = args.contains(&"--quick");
     let runs = if quick { 5 } else { 30 };
-    let status = Command::new("cargo").args(["build", "--release", "--quiet", "--bin", "slipway"]).current_dir(root()).status()?;
-    if !status.success() {
-        bail!("release build failed");
+    let flag = |name: &str| args.iter().position(|a| *a == name).and_then(|i| args.get(i + 1)).copied();
+    let bin = match flag("--bin") {
+        Some(path) => std::path::PathBuf::from(path),
+        None => {
+            let status = Command::new("cargo").args(["build", "--release", "--quiet", "--bin", "slipway"]).current_dir(root()).status()?;
+            if !status.success() {
+                bail!("release build failed");
+            }
+            let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), std::path::PathBuf::from);
+            target.join("release/slipway")
+        }
+    };
+    let size = flag("--size").and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
+    if args.contains(&"--hostile") {
+        return hostile(&bin, size);
     }
-    let bin = root().join("target/release/slipway");
 
     println!("## whole process, `slipway validate FILE` (median of {runs})");
     for entry in std::fs::read_dir(root().join("pipelines"))? {
@@ -49,7 +64,92 @@ pub fn validate(args: &[&str]) -> Result<()> {
         println!("{n:<8} {:>10} {:>11.1} ms {:>11.1} ms {:>15.1} ms", text.len(), ms(inner), ms(outer), ms(schema_only));
     }
     println!("\ngrowth per stage 1k -> 10k: {:.2}x (1.00 = linear); target: 10,000 stages < 200 ms", per_stage[1] / per_stage[0]);
+    hostile(&bin, size)
+}
+/// Each hostile shape as a 1 MB file through `slipway validate`, one process per
+/// shape: wall time and the child's peak RSS (from `wait4`), under a 4 GiB
+/// address-space cap and a two-minute limit, so that a regression reports
+/// itself rather than taking the machine down.
+fn hostile(bin: &Path, size: usize) -> Result<()> {
+    println!("\n## hostile shapes, {size} bytes each (`slipway validate FILE`, one process, best of 3)");
+    println!("{:<20} {:>10} {:>10} {:>12}   outcome", "shape", "bytes", "time", "peak RSS");
+    let tmp = std::env::temp_dir().join("slipway-bench");
+    std::fs::create_dir_all(&tmp)?;
+    for (name, make) in slipway_core::fuzz::HOSTILE {
+        let text = make(size);
+        let path = tmp.join(format!("hostile-{name}.yaml"));
+        std::fs::write(&path, &text)?;
+        let mut best: Option<Measured> = None;
+        for _ in 0..3 {
+            let m = measure(bin, &path)?;
+            // a slow or killed run is not worth repeating
+            let done = m.outcome.starts_with("killed") || m.time > Duration::from_secs(10);
+            if best.as_ref().is_none_or(|b| m.time < b.time) {
+                best = Some(m);
+            }
+            if done {
+                break;
+            }
+        }
+        let m = best.expect("measured at least once");
+        println!("{name:<20} {:>10} {:>8.2} s {:>9.1} MB   {}", text.len(), m.time.as_secs_f64(), m.peak_kb as f64 / 1024.0, m.outcome);
+    }
     Ok(())
+}
+
+struct Measured {
+    time: Duration,
+    peak_kb: i64,
+    outcome: String,
+}
+
+const CAP_BYTES: libc::rlim_t = 4 << 30;
+const TIME_LIMIT: Duration = Duration::from_secs(120);
+
+fn measure(bin: &Path, file: &Path) -> Result<Measured> {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(bin);
+    cmd.arg("validate").arg(file).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let cap = libc::rlimit { rlim_cur: CAP_BYTES, rlim_max: CAP_BYTES };
+            if libc::setrlimit(libc::RLIMIT_AS, &cap) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let start = Instant::now();
+    let child = cmd.spawn()?;
+    let pid = child.id() as libc::pid_t;
+    let (mut status, mut usage) = (0, unsafe { std::mem::zeroed::<libc::rusage>() });
+    let mut timed_out = false;
+    loop {
+        // SAFETY: a child of this process; status and usage are valid for writing.
+        let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+        if r == pid {
+            break;
+        }
+        if r < 0 {
+            bail!("wait4: {}", std::io::Error::last_os_error());
+        }
+        if start.elapsed() > TIME_LIMIT && !timed_out {
+            timed_out = true;
+            // SAFETY: signalling our own child, not yet reaped.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let time = start.elapsed();
+    let outcome = if timed_out {
+        format!("killed after {} s", TIME_LIMIT.as_secs())
+    } else if libc::WIFSIGNALED(status) {
+        format!("killed by signal {} (over the {} GiB cap?)", libc::WTERMSIG(status), CAP_BYTES >> 30)
+    } else {
+        format!("exit {}", libc::WEXITSTATUS(status))
+    };
+    Ok(Measured { time, peak_kb: usage.ru_maxrss, outcome })
 }
 
 fn run_validate(bin: &Path, file: &Path) -> Result<Duration> {

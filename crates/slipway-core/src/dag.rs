@@ -1,12 +1,15 @@
 //! The stage graph: an edge runs from a stage to each stage it depends on, whether
 //! written in `needs` (explicit) or implied by a template reading its outputs.
 
-use petgraph::algo::tarjan_scc;
-use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::algo::kosaraju_scc;
+use petgraph::graph::{DiGraph, EdgeIndex, NodeIndex};
 use petgraph::visit::EdgeRef;
 
 use crate::diagnostic::{Code, Diagnostic};
 use crate::source::Span;
+
+/// Edges of a cycle labelled in its code frame, besides the first.
+const MAX_CYCLE_LABELS: usize = 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EdgeKind {
@@ -34,6 +37,9 @@ pub struct StageNode {
 pub struct Dag {
     pub graph: DiGraph<StageNode, Edge>,
     by_id: std::collections::HashMap<String, NodeIndex>,
+    /// Each edge by its ends: `find_edge` scans a node's edges, which made a
+    /// stage with 30,000 `needs` cost seconds.
+    edges: std::collections::HashMap<(NodeIndex, NodeIndex), EdgeIndex>,
 }
 
 impl Dag {
@@ -49,13 +55,18 @@ impl Dag {
 
     /// Records that `from` depends on `to`. An explicit edge wins over an implicit one.
     pub fn add_dependency(&mut self, from: NodeIndex, to: NodeIndex, kind: EdgeKind, span: Span) {
-        if let Some(e) = self.graph.find_edge(from, to) {
+        if let Some(&e) = self.edges.get(&(from, to)) {
             if kind == EdgeKind::Explicit {
                 self.graph[e] = Edge { kind, span };
             }
             return;
         }
-        self.graph.add_edge(from, to, Edge { kind, span });
+        let e = self.graph.add_edge(from, to, Edge { kind, span });
+        self.edges.insert((from, to), e);
+    }
+
+    fn edge(&self, from: NodeIndex, to: NodeIndex) -> Option<EdgeIndex> {
+        self.edges.get(&(from, to)).copied().or_else(|| self.graph.find_edge(from, to))
     }
 
     /// The stages `id` depends on directly.
@@ -66,18 +77,20 @@ impl Dag {
     /// One diagnostic per cycle, naming the whole path: `a -> b -> c -> a`.
     pub fn cycles(&self) -> Vec<Diagnostic> {
         let mut out = Vec::new();
-        for scc in tarjan_scc(&self.graph) {
+        for scc in kosaraju_scc(&self.graph) {
+            // iterative: a cycle through 100,000 stages must not overflow the stack
             if scc.len() < 2 {
                 continue;
             }
             let start = *scc.iter().min_by_key(|n| n.index()).expect("non-empty scc");
             let path = self.cycle_through(start, &scc);
             let names: Vec<&str> = path.iter().map(|&n| self.graph[n].id.as_str()).collect();
-            let edges: Vec<&Edge> =
-                path.windows(2).map(|w| &self.graph[self.graph.find_edge(w[0], w[1]).expect("edge on cycle")]).collect();
+            let edges: Vec<&Edge> = path.windows(2).map(|w| &self.graph[self.edge(w[0], w[1]).expect("edge on cycle")]).collect();
             let mut d = Diagnostic::error(Code::DependencyCycle, edges[0].span, format!("dependency cycle: {}", names.join(" -> ")))
                 .with_label(format!("`{}` depends on `{}` here", names[0], names[1]));
-            for (i, e) in edges.iter().enumerate().skip(1) {
+            // the message names the whole path; a code frame with thousands of
+            // labels would take the renderer seconds, so the first few are shown
+            for (i, e) in edges.iter().enumerate().skip(1).take(MAX_CYCLE_LABELS) {
                 d = d.with_secondary(e.span, format!("`{}` depends on `{}`", names[i], names[i + 1]));
             }
             out.push(d.with_help("remove one of these dependencies; a stage cannot wait for itself"));
@@ -87,18 +100,19 @@ impl Dag {
 
     /// A path `start -> … -> start` inside one strongly connected component.
     fn cycle_through(&self, start: NodeIndex, scc: &[NodeIndex]) -> Vec<NodeIndex> {
+        // sets, not slices: a cycle through 100,000 stages must not cost 10^10 steps
+        let scc: std::collections::HashSet<NodeIndex> = scc.iter().copied().collect();
         let in_scc = |n: NodeIndex| scc.contains(&n);
         let mut stack = vec![(start, self.sorted_successors(start))];
         let mut path = vec![start];
-        let mut seen = vec![start];
+        let mut seen = std::collections::HashSet::from([start]);
         while let Some((_, succ)) = stack.last_mut() {
             match succ.pop() {
                 Some(next) if next == start => {
                     path.push(start);
                     return path;
                 }
-                Some(next) if in_scc(next) && !seen.contains(&next) => {
-                    seen.push(next);
+                Some(next) if in_scc(next) && seen.insert(next) => {
                     path.push(next);
                     let s = self.sorted_successors(next);
                     stack.push((next, s));

@@ -85,6 +85,9 @@ codes! {
     HostOutsideHostStage = "host-outside-host-stage": "`host.*` used in a stage that does not run per host",
     RedundantNeed = "redundant-need": "a stage lists the same dependency twice",
     HostKeysUnchecked = "host-keys-unchecked": "`ssh.strict_host_key_checking: no` accepts any host key, so a machine in the middle goes unnoticed",
+    NulCharacter = "nul-character": "a NUL character, in the file or from a `\\0` escape, which no command or header can carry",
+    TemplateTooLarge = "template-too-large": "a template too large for its expressions to be checked in bounded time",
+    TooManyDiagnostics = "too-many-diagnostics": "more problems of one kind than are shown; the rest are counted",
 }
 
 /// A secondary place that explains the primary one.
@@ -149,11 +152,19 @@ pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str
     closest(name, candidates).map(|c| format!("did you mean `{c}`?"))
 }
 
+/// Names longer than this are no typo of a field, kind or helper; comparing them
+/// would cost their length times each candidate's (a file can hold megabytes).
+pub const MAX_SUGGESTED_NAME: usize = 64;
+
 /// The candidate nearest to `name`, if it is plausibly a typo of it.
 pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    if name.len() > MAX_SUGGESTED_NAME {
+        return None;
+    }
     let lower = name.to_ascii_lowercase();
     candidates
         .into_iter()
+        .filter(|c| c.len() <= MAX_SUGGESTED_NAME)
         .map(|c| {
             let c_lower = c.to_ascii_lowercase();
             // `uppercase` for `upper`, `env` for `environment`: one is the other's start
@@ -184,5 +195,7 @@ mod tests {
         assert_eq!(closest("Shell", ["deploy", "shell"]), Some("shell"));
         assert_eq!(closest("zzzzzz", ["deploy", "shell"]), None);
         assert_eq!(closest("uppercase", ["upper", "lower"]), Some("upper"));
+        // a megabyte-long name is compared with nothing (it would cost seconds)
+        assert_eq!(closest(&"k".repeat(1 << 20), ["kind", "k"]), None);
     }
 }

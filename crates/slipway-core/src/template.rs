@@ -223,6 +223,17 @@ pub fn analyze(field: &TemplateField<'_>, file_text: &str) -> Result<Analysis, B
     Ok(walker.out)
 }
 
+/// What compiling `source` with the Handlebars parser costs, in bytes scanned, or
+/// 0 when it does not go through the parser. The parser finds the line and column
+/// of every token by scanning from the start of the text, so its cost grows with
+/// the tokens times the length: a megabyte of `{{#if}}` takes a minute.
+pub fn parse_cost(source: &str) -> usize {
+    if !source.contains("{{") || simple_paths(source).is_some() {
+        return 0;
+    }
+    source.matches("{{").count().saturating_mul(source.len())
+}
+
 /// The paths of a template whose every `{{ … }}` is a plain dotted path such as
 /// `stages.build.outputs.artifact` (two or more segments; no helpers, blocks,
 /// comments, triple braces or whitespace control). `None` for anything else,

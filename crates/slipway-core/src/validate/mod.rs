@@ -3,10 +3,13 @@
 mod names;
 mod references;
 mod semantic;
+mod suggest;
 
 use crate::dag::Dag;
 use crate::decode::Decoder;
-use crate::diagnostic::{Code, Diagnostic};
+use std::collections::{BTreeMap, HashMap};
+
+use crate::diagnostic::{Code, Diagnostic, Severity};
 use crate::model::Pipeline;
 use crate::source::{SourceFile, Span};
 use crate::yaml::{self, Limits};
@@ -19,19 +22,53 @@ pub struct Checked {
     pub pipeline: Option<Pipeline>,
     pub dag: Dag,
     pub diagnostics: Vec<Diagnostic>,
+    /// Problems found but not listed (past [`MAX_PER_CODE`] of one code); each such
+    /// code has one `too-many-diagnostics` entry in `diagnostics` that says how many.
+    pub omitted_errors: usize,
+    pub omitted_warnings: usize,
 }
 
+/// Diagnostics of one code listed per file. Past it they are counted, not listed:
+/// a hostile file could otherwise ask for millions of code frames, and nobody
+/// reads the hundred-and-first `duplicate-key` before fixing the first.
+pub const MAX_PER_CODE: usize = 100;
+
 impl Checked {
+    fn new(file: SourceFile, pipeline: Option<Pipeline>, dag: Dag, diagnostics: Vec<Diagnostic>) -> Self {
+        Checked::tallied(file, pipeline, dag, diagnostics, Tally::default())
+    }
+
+    fn tallied(file: SourceFile, pipeline: Option<Pipeline>, dag: Dag, mut diagnostics: Vec<Diagnostic>, tally: Tally) -> Self {
+        let (omitted_errors, omitted_warnings) = tally.finish(&mut diagnostics);
+        Checked { file, pipeline, dag, diagnostics, omitted_errors, omitted_warnings }
+    }
+
+    /// A file that is larger than Slipway reads, known from its first bytes.
+    pub fn too_large(path: &str) -> Self {
+        let limit = Limits::default().max_bytes;
+        let d = Diagnostic::error(
+            Code::FileTooLarge,
+            None,
+            format!("the file is larger than {limit} bytes ({} MiB), the most Slipway reads", limit >> 20),
+        )
+        .with_help("split the pipeline into several files, or check that the path names a pipeline file");
+        Checked::new(SourceFile::new(path, ""), None, Dag::default(), vec![d])
+    }
+
     pub fn is_valid(&self) -> bool {
         self.pipeline.is_some() && !self.diagnostics.iter().any(Diagnostic::is_error)
     }
 
     pub fn errors(&self) -> usize {
-        self.diagnostics.iter().filter(|d| d.is_error()).count()
+        self.listed(true) + self.omitted_errors
     }
 
     pub fn warnings(&self) -> usize {
-        self.diagnostics.len() - self.errors()
+        self.listed(false) + self.omitted_warnings
+    }
+
+    fn listed(&self, errors: bool) -> usize {
+        self.diagnostics.iter().filter(|d| d.is_error() == errors && d.code != Code::TooManyDiagnostics).count()
     }
 }
 
@@ -48,7 +85,7 @@ pub fn check_bytes(path: &str, bytes: &[u8]) -> Checked {
                 format!("the file is not UTF-8: invalid byte 0x{:02x}", bytes[at]),
             )
             .with_help("save the file as UTF-8");
-            Checked { file, pipeline: None, dag: Dag::default(), diagnostics: vec![d] }
+            Checked::new(file, None, Dag::default(), vec![d])
         }
     }
 }
@@ -66,22 +103,74 @@ pub fn check_str(path: &str, text: &str) -> Checked {
                         .with_help("start with `version: 1`, a `name:` and a `stages:` mapping"),
                 );
             }
-            return Checked { file, pipeline: None, dag: Dag::default(), diagnostics };
+            return Checked::new(file, None, Dag::default(), diagnostics);
         }
     };
     let mut cx = Decoder::new();
     let pipeline = Pipeline::decode(&root, &mut cx);
     diagnostics.append(&mut cx.diagnostics);
     let mut dag = Dag::default();
+    let mut tally = Tally::default();
     if let Some(p) = &pipeline {
         let declared = names::Declared::from_root(&root);
-        semantic::check(p, &declared, &file, &mut dag, &mut diagnostics);
+        tally = semantic::check(p, &declared, &file, &mut dag, &mut diagnostics);
     }
-    sort(&mut diagnostics);
-    Checked { file, pipeline, dag, diagnostics }
+    Checked::tallied(file, pipeline, dag, diagnostics, tally)
 }
 
-/// Source order; a file-wide problem first.
-fn sort(diagnostics: &mut [Diagnostic]) {
-    diagnostics.sort_by_key(|d| (d.span.map(|s| (s.start, s.end)), d.code));
+/// Diagnostics found but not kept: past [`MAX_PER_CODE`] of one code they are
+/// counted here instead, so that what a file makes Slipway hold stays small
+/// however many problems it has.
+#[derive(Debug, Default)]
+pub struct Tally {
+    omitted: BTreeMap<(Code, Severity), usize>,
+    /// `compact` works once the list is longer than this.
+    next: usize,
+}
+
+/// Diagnostics held before the list is cut back to [`MAX_PER_CODE`] per code.
+const COMPACT_AT: usize = 10_000;
+
+impl Tally {
+    /// Cuts `out` back once it has grown long (amortised: the threshold doubles
+    /// with what is kept), so checks that find millions of problems hold
+    /// thousands.
+    pub fn compact(&mut self, out: &mut Vec<Diagnostic>) {
+        if out.len() > self.next.max(COMPACT_AT) {
+            self.cap(out);
+            self.next = 2 * out.len();
+        }
+    }
+
+    /// Source order, a file-wide problem first; the same problem found twice
+    /// (through an alias, say) once; the first [`MAX_PER_CODE`] of each code.
+    fn cap(&mut self, out: &mut Vec<Diagnostic>) {
+        out.sort_by(|a, b| (a.span, a.code, &a.message).cmp(&(b.span, b.code, &b.message)));
+        out.dedup();
+        let mut listed: HashMap<Code, usize> = HashMap::new();
+        out.retain(|d| {
+            let n = listed.entry(d.code).or_default();
+            *n += 1;
+            if *n <= MAX_PER_CODE {
+                return true;
+            }
+            *self.omitted.entry((d.code, d.severity)).or_default() += 1;
+            false
+        });
+    }
+
+    /// The final list: capped, then one line per code that says how many more
+    /// there are. Returns the omitted errors and warnings.
+    fn finish(mut self, out: &mut Vec<Diagnostic>) -> (usize, usize) {
+        self.cap(out);
+        let (mut errors, mut warnings) = (0, 0);
+        for ((code, severity), n) in self.omitted {
+            let what = if severity == Severity::Error { &mut errors } else { &mut warnings };
+            *what += n;
+            let message = format!("{n} more `{}` {}s are not shown", code.as_str(), severity.as_str());
+            let help = format!("only the first {MAX_PER_CODE} of each kind are listed; fix those and validate again");
+            out.push(Diagnostic { severity, ..Diagnostic::error(Code::TooManyDiagnostics, None, message).with_help(help) });
+        }
+        (errors, warnings)
+    }
 }

@@ -6,12 +6,13 @@ use std::collections::HashSet;
 use super::names::Declared;
 use super::semantic::StageParts;
 use super::semantic::unknown_stage;
+use super::suggest::{Names, Set, list};
 use crate::dag::{Dag, EdgeKind};
 use crate::decode::Key;
-use crate::diagnostic::{Code, Diagnostic, did_you_mean};
+use crate::diagnostic::{Code, Diagnostic};
 use crate::model::Pipeline;
 use crate::source::{SourceFile, Span};
-use crate::template::{HELPERS, Reference, Sink, Templates, analyze};
+use crate::template::{HELPERS, Reference, Sink, Templates, analyze, parse_cost};
 
 /// Params and secrets some template reads.
 #[derive(Default)]
@@ -45,7 +46,7 @@ struct StageScope<'a> {
     stage: &'a StageParts<'a>,
     pipeline: &'a Pipeline,
     declared: &'a Declared<'a>,
-    usage: &'a mut Usage,
+    names: &'a mut Names,
     dag: &'a mut Dag,
     out: &'a mut Vec<Diagnostic>,
 }
@@ -56,7 +57,7 @@ pub fn check_stage(
     declared: &Declared,
     file: &SourceFile,
     dag: &mut Dag,
-    usage: &mut Usage,
+    names: &mut Names,
     out: &mut Vec<Diagnostic>,
 ) {
     let mut fields = Vec::new();
@@ -64,8 +65,13 @@ pub fn check_stage(
     if let Some(config) = stage.config {
         config.each_template(&mut fields);
     }
-    let mut scope = StageScope { stage, pipeline, declared, usage, dag, out };
+    let mut scope = StageScope { stage, pipeline, declared, names, dag, out };
     for field in &fields {
+        if !scope.names.afford_parse(parse_cost(field.source)) {
+            scope.out.push(too_costly(field));
+            scope.names.usage.scan_text(field.source);
+            continue;
+        }
         match analyze(field, &file.text) {
             Ok(analysis) => {
                 for (helper, span) in &analysis.helpers {
@@ -78,9 +84,11 @@ pub fn check_stage(
             }
             Err(d) => {
                 scope.out.push(*d);
-                scope.usage.scan_text(field.source);
+                scope.names.usage.scan_text(field.source);
             }
         }
+        // one field may hold millions of references (a large template, aliased)
+        scope.names.tally.compact(scope.out);
     }
 }
 
@@ -89,7 +97,10 @@ impl StageScope<'_> {
         if HELPERS.contains(&name) {
             return;
         }
-        let help = did_you_mean(name, HELPERS.iter().copied()).unwrap_or_else(|| format!("available helpers: {}", HELPERS.join(", ")));
+        let help = self
+            .names
+            .did_you_mean(Set::Fixed(HELPERS), name, HELPERS.iter().copied())
+            .unwrap_or_else(|| format!("available helpers: {}", HELPERS.join(", ")));
         self.out.push(Diagnostic::error(Code::UnknownHelper, span, format!("unknown template helper `{name}`")).with_help(help));
     }
 
@@ -98,9 +109,11 @@ impl StageScope<'_> {
         let segs: Vec<&str> = r.segments.iter().map(String::as_str).collect();
         match segs.as_slice() {
             ["params", name, ..] => {
-                self.usage.params.insert((*name).to_owned());
-                if !self.declared.params.iter().any(|p| p.as_str() == *name) {
-                    let help = did_you_mean(name, self.declared.params.iter().map(|p| p.as_str()))
+                self.names.usage.params.insert((*name).to_owned());
+                if !self.names.has_param(name) {
+                    let help = self
+                        .names
+                        .did_you_mean(Set::Params, name, self.declared.params.iter().map(|p| p.as_str()))
                         .unwrap_or_else(|| format!("declare it under `params:`, e.g. `params: {{ {name}: {{ required: true }} }}`"));
                     self.out
                         .push(Diagnostic::error(Code::UndeclaredParam, r.span, format!("param `{name}` is not declared")).with_help(help));
@@ -108,9 +121,11 @@ impl StageScope<'_> {
                 true
             }
             ["secrets", name, ..] => {
-                self.usage.secrets.insert((*name).to_owned());
-                if !self.declared.secrets.iter().any(|p| p.as_str() == *name) {
-                    let help = did_you_mean(name, self.declared.secrets.iter().map(|p| p.as_str()))
+                self.names.usage.secrets.insert((*name).to_owned());
+                if !self.names.has_secret(name) {
+                    let help = self
+                        .names
+                        .did_you_mean(Set::Secrets, name, self.declared.secrets.iter().map(|p| p.as_str()))
                         .unwrap_or_else(|| format!("declare it under `secrets:`, e.g. `secrets: {{ {name}: {{ env: {name} }} }}`"));
                     self.out.push(
                         Diagnostic::error(Code::UndeclaredSecret, r.span, format!("secret `{name}` is not declared")).with_help(help),
@@ -146,7 +161,9 @@ impl StageScope<'_> {
                 false
             }
             [root, ..] => {
-                let help = did_you_mean(root, ROOTS.iter().copied())
+                let help = self
+                    .names
+                    .did_you_mean(Set::Fixed(ROOTS), root, ROOTS.iter().copied())
                     .map(|s| format!("{s} templates read `params.*`, `secrets.*`, `stages.ID.outputs.*`, `pipeline.*`, `run.*`"))
                     .unwrap_or_else(|| {
                         "templates read `params.*`, `secrets.*`, `stages.ID.outputs.*`, `pipeline.*`, `run.*` (and `host.*` per host)"
@@ -159,9 +176,12 @@ impl StageScope<'_> {
         }
     }
 
-    fn field_of(&mut self, root: &str, field: &str, allowed: &[&str], span: Span, untrusted: bool) -> bool {
+    fn field_of(&mut self, root: &str, field: &str, allowed: &'static [&'static str], span: Span, untrusted: bool) -> bool {
         if !allowed.contains(&field) {
-            let help = did_you_mean(field, allowed.iter().copied()).unwrap_or_else(|| format!("`{root}` has: {}", allowed.join(", ")));
+            let help = self
+                .names
+                .did_you_mean(Set::Fixed(allowed), field, allowed.iter().copied())
+                .unwrap_or_else(|| format!("`{root}` has: {}", allowed.join(", ")));
             self.out.push(Diagnostic::error(Code::UnknownVariable, span, format!("`{root}` has no field `{field}`")).with_help(help));
         }
         untrusted
@@ -178,7 +198,7 @@ impl StageScope<'_> {
         }
         let (Some(from), Some(to)) = (self.dag.index(me), self.dag.index(id)) else {
             let key = Key::new(id.to_owned(), span);
-            self.out.push(unknown_stage(&key, &self.declared.stages));
+            self.out.push(unknown_stage(&key, &self.declared.stages, self.names));
             return false;
         };
         self.dag.add_dependency(from, to, EdgeKind::Implicit, span);
@@ -191,7 +211,7 @@ impl StageScope<'_> {
                 false
             }
             // the whole outputs object (`json`, `#with`, `lookup`): as untrusted as its worst field
-            ["outputs"] => self.pipeline.stage(id).is_some_and(|t| t.config.spec().outputs().iter().any(|o| o.untrusted)),
+            ["outputs"] => self.names.outputs(id).is_some_and(|o| o.any_untrusted),
             ["outputs", name, ..] => self.output(id, name, span),
             [field, ..] => {
                 self.field_of(&format!("stages.{id}"), field, STAGE_FIELDS, span, false);
@@ -204,16 +224,18 @@ impl StageScope<'_> {
         let Some(target) = self.pipeline.stage(id) else {
             return false;
         }; // failed to decode: already reported
-        let outputs = target.config.spec().outputs();
-        if let Some(decl) = outputs.iter().find(|o| o.name == name) {
-            return decl.untrusted;
+        let Some(outputs) = self.names.outputs(id) else {
+            return false;
+        };
+        if let Some(untrusted) = outputs.untrusted.get(name) {
+            return *untrusted;
         }
-        let names: Vec<&str> = outputs.iter().map(|o| o.name.as_str()).collect();
-        let help = did_you_mean(name, names.iter().copied()).unwrap_or_else(|| {
+        let declared = list(outputs.names.iter().map(String::as_str));
+        let help = self.names.did_you_mean_output(id, name).unwrap_or_else(|| {
             if target.kind.value == crate::kinds::Kind::Shell {
                 format!("declare it in stage `{id}` under `outputs:` and write `{name}=…` to `$SLIPWAY_OUTPUT`")
             } else {
-                format!("a `{}` stage outputs: {}", target.kind.value, names.join(", "))
+                format!("a `{}` stage outputs: {declared}", target.kind.value)
             }
         });
         self.out.push(Diagnostic::error(Code::UnknownOutput, span, format!("stage `{id}` has no output `{name}`")).with_help(help));
@@ -250,6 +272,18 @@ impl StageScope<'_> {
             );
         }
     }
+}
+
+/// A template the parser would take too long over, in a file that already spent
+/// its parse budget (see [`Names::afford_parse`]).
+fn too_costly(field: &crate::template::TemplateField<'_>) -> Diagnostic {
+    let expressions = field.source.matches("{{").count();
+    Diagnostic::error(
+        Code::TemplateTooLarge,
+        field.span,
+        format!("this template is too large to check: {} bytes with {expressions} `{{{{ … }}}}` expressions", field.source.len()),
+    )
+    .with_help("move the script into a file that the command runs, and pass values through `env:`; or split the template")
 }
 
 /// An environment variable name for a template path: `stages.log.outputs.commits` -> `COMMITS`.

@@ -1,21 +1,26 @@
 //! Checks across the decoded model: names, params, secrets, hosts, `needs`, and the
 //! stage graph.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
+use super::Tally;
 use super::names::{Declared, is_identifier, suggest_identifier};
 use super::references::{self, Usage};
+use super::suggest::{Names, Set, list};
 use crate::dag::{Dag, EdgeKind};
 use crate::decode::{Decoder, DurationValue, Key, Spanned};
-use crate::diagnostic::{Code, Diagnostic, did_you_mean};
+use crate::diagnostic::{Code, Diagnostic};
 use crate::kinds::{CheckContext, StageConfig};
 use crate::model::{Pipeline, Retry, StageCommon};
 use crate::source::SourceFile;
+use crate::source::Span;
 use crate::yaml::Node;
 
-pub fn check(p: &Pipeline, declared: &Declared, file: &SourceFile, dag: &mut Dag, out: &mut Vec<Diagnostic>) {
+/// Returns what it counted but did not keep (see [`Tally`]).
+pub fn check(p: &Pipeline, declared: &Declared, file: &SourceFile, dag: &mut Dag, out: &mut Vec<Diagnostic>) -> Tally {
+    let mut names = Names::new(p, declared);
     check_names(p, declared, out);
-    check_params_and_secrets(p, out);
+    check_params_and_secrets(p, &mut names, out);
     check_hosts(p, out);
     if let Some(key) = declared.empty_stages {
         out.push(
@@ -30,7 +35,7 @@ pub fn check(p: &Pipeline, declared: &Declared, file: &SourceFile, dag: &mut Dag
     for id in &declared.stages {
         dag.add_stage(id, p.stage(id).map(|s| s.kind.as_str()));
     }
-    let mut usage = Usage::default();
+    let decode_errors = ErrorSpans::new(out);
     for (id, node) in declared.stages.iter().zip(&declared.stage_nodes) {
         let recovered;
         let parts = match p.stage(id) {
@@ -38,7 +43,7 @@ pub fn check(p: &Pipeline, declared: &Declared, file: &SourceFile, dag: &mut Dag
             None => {
                 // The stage did not decode (its problems are reported): still check
                 // what its common fields say, so its `needs` and `if` are not lost.
-                usage.scan_text(&node.to_json().to_string());
+                names.usage.scan_text(&node.to_json().to_string());
                 let Some(common) = recover_common(node) else {
                     continue;
                 };
@@ -46,11 +51,12 @@ pub fn check(p: &Pipeline, declared: &Declared, file: &SourceFile, dag: &mut Dag
                 StageParts { id, node, common: &recovered, config: None }
             }
         };
-        check_stage(&parts, declared, dag, out);
-        references::check_stage(&parts, p, declared, file, dag, &mut usage, out);
+        check_stage(&parts, declared, &decode_errors, &mut names, dag, out);
+        references::check_stage(&parts, p, declared, file, dag, &mut names, out);
     }
     out.extend(dag.cycles());
-    check_unused(p, &usage, out);
+    check_unused(p, &names.usage, out);
+    names.tally
 }
 
 fn check_names(p: &Pipeline, declared: &Declared, out: &mut Vec<Diagnostic>) {
@@ -83,7 +89,7 @@ fn check_names(p: &Pipeline, declared: &Declared, out: &mut Vec<Diagnostic>) {
     }
 }
 
-fn check_params_and_secrets(p: &Pipeline, out: &mut Vec<Diagnostic>) {
+fn check_params_and_secrets(p: &Pipeline, names: &mut Names, out: &mut Vec<Diagnostic>) {
     for (name, param) in &p.params {
         if let (true, Some(default)) = (param.required, &param.default) {
             out.push(
@@ -92,14 +98,15 @@ fn check_params_and_secrets(p: &Pipeline, out: &mut Vec<Diagnostic>) {
             );
         }
         if let Some(default) = param.default.as_ref().filter(|d| !param.choices.is_empty() && !param.choices.contains(d)) {
-            let choices: Vec<&str> = param.choices.iter().map(|c| c.as_str()).collect();
+            let choices = param.choices.iter().map(|c| c.as_str());
+            let help = names.did_you_mean(Set::Choices(name.value.clone()), default, choices.clone());
             out.push(
                 Diagnostic::error(
                     Code::InvalidValue,
                     default.span,
                     format!("default `{}` is not one of the param's choices", default.value),
                 )
-                .with_help(did_you_mean(default, choices.iter().copied()).unwrap_or_else(|| format!("use one of: {}", choices.join(", ")))),
+                .with_help(help.unwrap_or_else(|| format!("use one of: {}", list(choices)))),
             );
         }
     }
@@ -115,10 +122,10 @@ fn check_params_and_secrets(p: &Pipeline, out: &mut Vec<Diagnostic>) {
 
 fn check_hosts(p: &Pipeline, out: &mut Vec<Diagnostic>) {
     for (role, hosts) in &p.hosts {
-        let mut seen: Vec<&Spanned<String>> = Vec::new();
+        let mut seen: HashMap<&str, &Spanned<String>> = HashMap::new();
         for host in hosts {
             let name = host.name();
-            if let Some(first) = seen.iter().find(|s| s.value == name.value) {
+            if let Some(first) = seen.get(name.value.as_str()) {
                 out.push(
                     Diagnostic::error(
                         Code::DuplicateHost,
@@ -129,7 +136,7 @@ fn check_hosts(p: &Pipeline, out: &mut Vec<Diagnostic>) {
                     .with_help("remove the repeated entry"),
                 );
             } else {
-                seen.push(name);
+                seen.insert(&name.value, name);
             }
         }
         if hosts.is_empty() {
@@ -156,13 +163,37 @@ fn recover_common(node: &Node) -> Option<StageCommon> {
     StageCommon::decode_fields(&fields, &mut scratch)
 }
 
-fn check_stage(stage: &StageParts<'_>, declared: &Declared, dag: &mut Dag, out: &mut Vec<Diagnostic>) {
+/// Where the errors found before the semantic checks are, sorted, so that "does
+/// this stage have decode errors" is a binary search, not a scan of every error.
+struct ErrorSpans(Vec<Span>);
+
+impl ErrorSpans {
+    fn new(found: &[Diagnostic]) -> Self {
+        let mut spans: Vec<Span> = found.iter().filter(|d| d.is_error()).filter_map(|d| d.span).collect();
+        spans.sort();
+        ErrorSpans(spans)
+    }
+
+    /// Whether an error lies wholly inside `outer`.
+    fn any_within(&self, outer: Span) -> bool {
+        let from = self.0.partition_point(|s| s.start < outer.start);
+        self.0[from..].iter().take_while(|s| s.start <= outer.end).any(|s| s.end <= outer.end)
+    }
+}
+
+fn check_stage(
+    stage: &StageParts<'_>,
+    declared: &Declared,
+    decode_errors: &ErrorSpans,
+    names: &mut Names,
+    dag: &mut Dag,
+    out: &mut Vec<Diagnostic>,
+) {
     if let Some(spec) = stage.config.map(StageConfig::spec) {
-        let within = |d: &Diagnostic| d.span.is_some_and(|s| s.start >= stage.node.span.start && s.end <= stage.node.span.end);
-        let has_decode_errors = out.iter().any(|d| d.is_error() && within(d));
+        let has_decode_errors = decode_errors.any_within(stage.node.span);
         spec.check(&mut CheckContext { stage: stage.id, diagnostics: out, has_decode_errors });
         if let Some(role) = spec.host_role() {
-            check_role(role, declared, out);
+            check_role(role, declared, names, out);
         }
     }
     check_retry(stage.common.retry.as_ref(), out);
@@ -188,26 +219,27 @@ fn check_stage(stage: &StageParts<'_>, declared: &Declared, dag: &mut Dag, out: 
         }
         match dag.index(need) {
             Some(target) => dag.add_dependency(me, target, EdgeKind::Explicit, need.span),
-            None => out.push(unknown_stage(need, &declared.stages)),
+            None => out.push(unknown_stage(need, &declared.stages, names)),
         }
     }
 }
 
-pub fn unknown_stage(name: &Key, stages: &[Key]) -> Diagnostic {
-    let help = did_you_mean(name, stages.iter().map(|s| s.as_str()))
-        .unwrap_or_else(|| format!("declared stages: {}", stages.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")));
+pub fn unknown_stage(name: &Key, stages: &[Key], names: &mut Names) -> Diagnostic {
+    let help = names
+        .did_you_mean(Set::Stages, name, stages.iter().map(|s| s.as_str()))
+        .unwrap_or_else(|| format!("declared stages: {}", list(stages.iter().map(|s| s.as_str()))));
     Diagnostic::error(Code::UnknownStage, name.span, format!("no stage named `{}`", name.value)).with_help(help)
 }
 
-fn check_role(role: &Key, declared: &Declared, out: &mut Vec<Diagnostic>) {
-    if declared.roles.iter().any(|r| r.value == role.value) {
+fn check_role(role: &Key, declared: &Declared, names: &mut Names, out: &mut Vec<Diagnostic>) {
+    if names.has_role(role) {
         return;
     }
-    let help = did_you_mean(role, declared.roles.iter().map(|r| r.as_str())).unwrap_or_else(|| {
+    let help = names.did_you_mean(Set::Roles, role, declared.roles.iter().map(|r| r.as_str())).unwrap_or_else(|| {
         if declared.roles.is_empty() {
             format!("declare it under `hosts:`, e.g. `hosts: {{ {}: [host-1.internal] }}`", role.value)
         } else {
-            format!("declared roles: {}", declared.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", "))
+            format!("declared roles: {}", list(declared.roles.iter().map(|r| r.as_str())))
         }
     });
     out.push(Diagnostic::error(Code::UnknownHostRole, role.span, format!("no host role named `{}`", role.value)).with_help(help));

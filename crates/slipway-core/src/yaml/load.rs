@@ -1,7 +1,9 @@
 //! Builds a [`Node`] tree from the event parser, with spans, and with every limit
-//! that keeps hostile input cheap: file size, nesting depth, alias expansion.
+//! that keeps hostile input cheap: file size, nesting depth, alias expansion (in
+//! nodes and in bytes), and NUL characters, which no command or header can carry.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 
 use saphyr_parser::{Event, Parser, ScalarStyle as PStyle, ScanError, Span as PSpan, Tag};
 
@@ -16,11 +18,17 @@ pub struct Limits {
     pub max_depth: usize,
     /// Nodes that aliases may add by expansion, over the whole document.
     pub max_alias_nodes: usize,
+    /// Scalar bytes that aliases may add by expansion, over the whole document: a
+    /// count of nodes alone lets one huge scalar, aliased a few thousand times,
+    /// take gigabytes.
+    pub max_alias_bytes: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_bytes: 8 << 20, max_depth: 64, max_alias_nodes: 100_000 }
+        const MAX_BYTES: usize = 8 << 20;
+        // Expansion may cost a few times what the file itself may cost, no more.
+        Limits { max_bytes: MAX_BYTES, max_depth: 64, max_alias_nodes: 1_000_000, max_alias_bytes: 4 * MAX_BYTES }
     }
 }
 
@@ -48,7 +56,7 @@ enum Frame {
         anchor: usize,
         entries: Vec<(Node, Node)>,
         key: Option<Node>,
-        /// Scalar keys seen so far, by text: duplicate checks stay O(1) per key
+        /// Keys seen so far, by [`key_id`]: duplicate checks stay O(1) per key
         /// on mappings with thousands of entries (a pipeline's `stages`).
         seen: HashMap<String, usize>,
     },
@@ -59,14 +67,22 @@ struct Loader<'t> {
     chars: CharIndex,
     limits: Limits,
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Node>,
+    anchors: HashMap<usize, Anchored>,
     alias_nodes: usize,
+    alias_bytes: usize,
     diagnostics: Vec<Diagnostic>,
     root: Option<Node>,
     documents: usize,
 }
 
 type Fatal = Box<Diagnostic>;
+
+/// An anchored node and what one alias to it costs.
+struct Anchored {
+    node: Node,
+    nodes: usize,
+    bytes: usize,
+}
 
 impl<'t> Loader<'t> {
     fn default_for(text: &'t str) -> Self {
@@ -77,6 +93,7 @@ impl<'t> Loader<'t> {
             stack: Vec::new(),
             anchors: HashMap::new(),
             alias_nodes: 0,
+            alias_bytes: 0,
             diagnostics: Vec::new(),
             root: None,
             documents: 0,
@@ -94,6 +111,7 @@ impl<'t> Loader<'t> {
                 .with_help("split the pipeline into several files"),
             ));
         }
+        self.refuse_nul_bytes()?;
         let mut parser = Parser::new_from_str(self.text);
         while let Some(next) = parser.next_event() {
             let (event, span) = next.map_err(|e| self.scan_error(&e))?;
@@ -114,6 +132,13 @@ impl<'t> Loader<'t> {
                 }
                 Event::Scalar(text, style, anchor, tag) => {
                     let style = self.scalar_style(style, tag.as_deref(), span);
+                    if text.contains('\0') {
+                        self.diagnostics.push(
+                            Diagnostic::error(Code::NulCharacter, span, "this string holds a NUL character (`\\0`)")
+                                .with_label("a command, an environment variable or a header cannot carry it")
+                                .with_help("remove the `\\0` (or `\\x00`, `\\u0000`) escape"),
+                        );
+                    }
                     let node = Node { value: Value::Scalar(Scalar { text: text.into_owned(), style }), span };
                     self.finish(node, anchor)?;
                 }
@@ -124,18 +149,25 @@ impl<'t> Loader<'t> {
                                 .with_help("define the anchor (`&name`) on an earlier node"),
                         ));
                     };
-                    self.alias_nodes += target.count();
-                    if self.alias_nodes > self.limits.max_alias_nodes {
+                    // Charged before the copy is made: over the budget, nothing is copied.
+                    self.alias_nodes = self.alias_nodes.saturating_add(target.nodes);
+                    self.alias_bytes = self.alias_bytes.saturating_add(target.bytes);
+                    let over = if self.alias_nodes > self.limits.max_alias_nodes {
+                        Some(plural(self.limits.max_alias_nodes, "node"))
+                    } else if self.alias_bytes > self.limits.max_alias_bytes {
+                        Some(plural(self.limits.max_alias_bytes, "byte"))
+                    } else {
+                        None
+                    };
+                    if let Some(limit) = over {
+                        let copies = format!("this alias copies {} and {}", plural(target.nodes, "node"), plural(target.bytes, "byte"));
                         return Err(Box::new(
-                            Diagnostic::error(
-                                Code::YamlAliasLimit,
-                                span,
-                                format!("aliases expand to more than {} nodes", self.limits.max_alias_nodes),
-                            )
-                            .with_help("this looks like an alias bomb; reuse fewer nested aliases"),
+                            Diagnostic::error(Code::YamlAliasLimit, span, format!("aliases expand to more than {limit} in this file"))
+                                .with_label(copies)
+                                .with_help("write the repeated values out, or alias smaller or fewer nodes; large repeated aliases look like an alias bomb"),
                         ));
                     }
-                    let node = Node { value: target.value.clone(), span };
+                    let node = Node { value: target.node.value.clone(), span };
                     self.finish(node, 0)?;
                 }
                 Event::SequenceStart(anchor, tag) => {
@@ -192,7 +224,8 @@ impl<'t> Loader<'t> {
     /// Attaches a completed node to its parent, registering its anchor.
     fn finish(&mut self, node: Node, anchor: usize) -> Result<(), Fatal> {
         if anchor != 0 {
-            self.anchors.insert(anchor, node.clone());
+            let (nodes, bytes) = node.weight();
+            self.anchors.insert(anchor, Anchored { node: node.clone(), nodes, bytes });
         }
         match self.stack.last_mut() {
             None => self.root = Some(node),
@@ -200,11 +233,8 @@ impl<'t> Loader<'t> {
             Some(Frame::Map { entries, key, seen, .. }) => match key.take() {
                 None => *key = Some(node),
                 Some(k) => {
-                    let earlier = match k.scalar() {
-                        Some(s) => seen.get(&s.text).map(|&i| &entries[i]),
-                        None => entries.iter().find(|(existing, _)| same_key(existing, &k)),
-                    };
-                    if let Some((first, _)) = earlier {
+                    let id = key_id(&k);
+                    if let Some((first, _)) = seen.get(id.as_ref()).map(|&i| &entries[i]) {
                         let name = k.scalar().map_or("?", |s| s.text.as_str());
                         let d = Diagnostic::error(Code::DuplicateKey, k.span, format!("duplicate key `{name}`"))
                             .with_label("defined again here")
@@ -212,9 +242,7 @@ impl<'t> Loader<'t> {
                             .with_help("remove one of the two, or merge them");
                         self.diagnostics.push(d);
                     } else {
-                        if let Some(s) = k.scalar() {
-                            seen.insert(s.text.clone(), entries.len());
-                        }
+                        seen.insert(id.into_owned(), entries.len());
                         entries.push((k, node));
                     }
                 }
@@ -229,6 +257,8 @@ impl<'t> Loader<'t> {
             return entries;
         }
         let (merges, mut own): (Vec<_>, Vec<_>) = entries.into_iter().partition(|(k, _)| is_merge_key(k));
+        // By key identity, so that merging a large mapping into another is linear.
+        let mut present: HashSet<String> = own.iter().map(|(k, _)| key_id(k).into_owned()).collect();
         for (_, source) in merges {
             let sources = match source.value {
                 Value::Seq(items) => items,
@@ -238,7 +268,7 @@ impl<'t> Loader<'t> {
                 match src.value {
                     Value::Map(src_entries) => {
                         for (k, v) in src_entries {
-                            if !own.iter().any(|(existing, _)| same_key(existing, &k)) {
+                            if present.insert(key_id(&k).into_owned()) {
                                 own.push((k, v));
                             }
                         }
@@ -285,6 +315,24 @@ impl<'t> Loader<'t> {
         );
     }
 
+    /// The parser reads a NUL byte as the end of the input (and then complains of
+    /// a tab), so NUL bytes are found first, and each is reported as what it is.
+    fn refuse_nul_bytes(&self) -> Result<(), Fatal> {
+        let mut at = self.text.match_indices('\0').map(|(i, _)| i);
+        let Some(first) = at.next() else {
+            return Ok(());
+        };
+        let more = at.count();
+        let message = match more {
+            0 => "the file holds a NUL byte".to_string(),
+            n => format!("the file holds a NUL byte here and {n} more after it"),
+        };
+        Err(Box::new(
+            Diagnostic::error(Code::NulCharacter, Span::new(first, first + 1), message)
+                .with_help("remove the NUL bytes; a pipeline file is UTF-8 text without control characters"),
+        ))
+    }
+
     fn span(&self, span: PSpan) -> Span {
         Span::new(self.chars.byte(span.start.index()), self.chars.byte(span.end.index()))
     }
@@ -324,6 +372,10 @@ impl<'t> Loader<'t> {
     }
 }
 
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
+}
+
 fn next_char_boundary(text: &str, at: usize) -> usize {
     text[at.min(text.len())..].chars().next().map_or(at, |c| at + c.len_utf8())
 }
@@ -332,10 +384,15 @@ fn is_merge_key(k: &Node) -> bool {
     k.scalar().is_some_and(|s| s.style == ScalarStyle::Plain && s.text == "<<")
 }
 
-fn same_key(a: &Node, b: &Node) -> bool {
-    match (a.scalar(), b.scalar()) {
-        (Some(x), Some(y)) => x.text == y.text,
-        _ => a.value == b.value,
+/// What makes two keys the same key: a scalar's text (`1` and `'1'` clash, as
+/// before), or a collection's value regardless of where it is written. Hashable,
+/// so that duplicate and merge checks cost O(1) per key.
+fn key_id(k: &Node) -> Cow<'_, str> {
+    match k.scalar() {
+        Some(s) => Cow::Borrowed(s.text.as_str()),
+        // the NUL keeps collection keys apart from scalar ones (a scalar with a
+        // NUL is reported anyway)
+        None => Cow::Owned(format!("\0{}", k.to_json())),
     }
 }
 
@@ -378,6 +435,36 @@ mod tests {
         let (root, d) = parse(&text);
         assert!(root.is_none());
         assert_eq!(d[0].code, Code::YamlAliasLimit);
+    }
+
+    #[test]
+    fn aliases_are_charged_by_the_bytes_they_copy() {
+        // 40 copies of one 1 MiB scalar: few nodes, 40 MiB
+        let text = format!("a: &a \"{}\"\nb: [{}]\n", "x".repeat(1 << 20), vec!["*a"; 40].join(", "));
+        let (root, d) = parse(&text);
+        assert!(root.is_none());
+        assert_eq!(d[0].code, Code::YamlAliasLimit);
+        // the 33rd copy goes past 32 MiB
+        let at = text.match_indices("*a").nth(32).unwrap().0;
+        assert_eq!(d[0].span, Some(Span::new(at, at + 2)));
+    }
+
+    #[test]
+    fn collection_keys_are_compared_by_value() {
+        let (_, d) = parse("? [a, b]\n: 1\n? [a, b]\n: 2\n? [a, c]\n: 3\n");
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].code, Code::DuplicateKey);
+    }
+
+    #[test]
+    fn nul_is_reported_as_nul() {
+        let (root, d) = parse("a: x\0y\n");
+        assert!(root.is_none());
+        assert_eq!((d[0].code, d[0].span), (Code::NulCharacter, Some(Span::new(4, 5))));
+        let (root, d) = parse("a: \"x\\0y\"\nb: '\\0'\n");
+        assert!(root.is_some(), "an escape is reported, and the rest still read");
+        assert_eq!(d.len(), 1);
+        assert_eq!((d[0].code, d[0].span), (Code::NulCharacter, Some(Span::new(3, 9))));
     }
 
     #[test]

@@ -122,12 +122,14 @@ impl Node {
         }
     }
 
-    /// Number of nodes in this subtree (for the alias budget).
-    pub(crate) fn count(&self) -> usize {
-        1 + match &self.value {
-            Value::Scalar(_) => 0,
-            Value::Seq(items) => items.iter().map(Node::count).sum(),
-            Value::Map(entries) => entries.iter().map(|(k, v)| k.count() + v.count()).sum(),
+    /// Nodes in this subtree, and the bytes of all its scalars: what one alias to
+    /// it costs (for the alias budget).
+    pub(crate) fn weight(&self) -> (usize, usize) {
+        let add = |(n, b): (usize, usize), (n2, b2): (usize, usize)| (n.saturating_add(n2), b.saturating_add(b2));
+        match &self.value {
+            Value::Scalar(s) => (1, s.text.len()),
+            Value::Seq(items) => items.iter().map(Node::weight).fold((1, 0), add),
+            Value::Map(entries) => entries.iter().map(|(k, v)| add(k.weight(), v.weight())).fold((1, 0), add),
         }
     }
 }
