@@ -10,6 +10,7 @@ mod graph;
 mod jira_standin;
 mod marker;
 mod marker_redis;
+mod migrate;
 mod pipelines;
 mod plan;
 mod property;
