@@ -205,6 +205,7 @@ fn unreported(host: &str, via: Via, exit: &Exit) -> StageError {
         Exit::Code(255) if via == Via::Ssh => StageError::transient(format!(
             "the connection to {host} was lost while the migration ran: the next attempt reads on the host whether it finished"
         )),
+        Exit::Code(0) => StageError::permanent(format!("the migration on {host} ended without saying what it did: see the lines above")),
         Exit::Code(code) => StageError::permanent(format!("the migration could not start on {host} (exit {code}): see the lines above")),
         Exit::Signal(sig) => StageError::permanent(format!("the migration on {host} was killed by signal {sig} before it finished")),
     }
