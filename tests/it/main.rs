@@ -13,6 +13,7 @@ mod graph;
 mod jira_standin;
 mod marker;
 mod marker_redis;
+mod migrate;
 mod notify;
 mod opentable;
 mod pipelines;

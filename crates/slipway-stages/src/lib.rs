@@ -43,6 +43,7 @@ impl Planners for Planning {
 pub struct Live {
     shell: shell::Run,
     converge: converge::Run,
+    migrate: migrate::Run,
     http: http::Run,
     changelog: changelog::Run,
     audit_ticket: audit_ticket::Run,
@@ -76,7 +77,8 @@ impl Live {
         let http = HttpCap::new(read_only);
         Live {
             shell: shell::Run { allowed: !read_only, fleet: fleet.clone(), earlier: Default::default() },
-            converge: converge::Run { fleet, earlier: Default::default() },
+            converge: converge::Run { fleet: fleet.clone(), earlier: Default::default() },
+            migrate: migrate::Run { fleet },
             http: http::Run { http: http.clone() },
             changelog: changelog::Run { http: http.clone() },
             audit_ticket: audit_ticket::Run { http: http.clone() },
@@ -103,7 +105,8 @@ impl Runners for Live {
             Kind::Marker => &self.marker,
             Kind::Notify => &self.notify,
             Kind::Converge => &self.converge,
-            Kind::Deploy | Kind::Migrate => &self.unsupported,
+            Kind::Migrate => &self.migrate,
+            Kind::Deploy => &self.unsupported,
         }
     }
 
@@ -113,10 +116,11 @@ impl Runners for Live {
 }
 
 /// The one command a stage may run on its hosts while planning: converge's
-/// `check_command` (what would change), and nothing else.
+/// `check_command` (what would change), migrate's (what is pending), and nothing else.
 fn read_only_command(stage: &slipway_core::model::Stage) -> Option<&slipway_core::template::Command> {
     match &stage.config {
         slipway_core::kinds::StageConfig::Converge(c) => c.check_command.as_ref(),
+        slipway_core::kinds::StageConfig::Migrate(c) => c.check_command.as_ref(),
         _ => None,
     }
 }
@@ -153,12 +157,12 @@ fn private_dir(dir: std::path::PathBuf) -> Result<std::path::PathBuf, String> {
 /// Whether this version can run a kind for real.
 pub fn can_run(kind: Kind) -> bool {
     match kind {
-        Kind::Shell | Kind::Http | Kind::Converge => true,
+        Kind::Shell | Kind::Http | Kind::Converge | Kind::Migrate => true,
         Kind::Changelog => changelog::RUNS,
         Kind::AuditTicket => audit_ticket::RUNS,
         Kind::Marker => marker::RUNS,
         Kind::Notify => notify::RUNS,
-        Kind::Deploy | Kind::Migrate => false,
+        Kind::Deploy => false,
     }
 }
 

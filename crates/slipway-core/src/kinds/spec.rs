@@ -83,4 +83,7 @@ pub trait KindSpec: Templates {
 
     /// Checks beyond field types: fields that exclude each other, URL shapes.
     fn check(&self, _cx: &mut CheckContext<'_>) {}
+
+    /// Checks against the pipeline's host roles (a field naming one host).
+    fn check_hosts(&self, _hosts: &indexmap::IndexMap<Key, Vec<crate::model::HostEntry>>, _cx: &mut CheckContext<'_>) {}
 }

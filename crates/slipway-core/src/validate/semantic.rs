@@ -52,6 +52,9 @@ pub fn check(p: &Pipeline, declared: &Declared, file: &SourceFile, dag: &mut Dag
             }
         };
         check_stage(&parts, declared, &decode_errors, &mut names, dag, out);
+        if let Some(config) = parts.config {
+            config.spec().check_hosts(&p.hosts, &mut CheckContext { stage: parts.id, diagnostics: out, has_decode_errors: false });
+        }
         references::check_stage(&parts, p, declared, file, dag, &mut names, out);
     }
     out.extend(dag.cycles());
