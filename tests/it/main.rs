@@ -24,6 +24,7 @@ mod sandbox;
 mod schema;
 mod secrets;
 mod server;
+mod shell_outputs;
 mod standin;
 mod support;
 mod validate;

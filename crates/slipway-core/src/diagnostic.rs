@@ -85,6 +85,7 @@ codes! {
     HostOutsideHostStage = "host-outside-host-stage": "`host.*` used in a stage that does not run per host",
     RedundantNeed = "redundant-need": "a stage lists the same dependency twice",
     HostKeysUnchecked = "host-keys-unchecked": "`ssh.strict_host_key_checking: no` accepts any host key, so a machine in the middle goes unnoticed",
+    RetryNeverFires = "retry-never-fires": "a shell stage's own `retry` can never fire for a failing command: it retries only timeouts and `retry_on_exit_codes`",
 }
 
 /// A secondary place that explains the primary one.

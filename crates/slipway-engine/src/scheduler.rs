@@ -324,7 +324,8 @@ pub async fn execute(pipeline: &Pipeline, dag: &Dag, runners: &dyn Runners, mut 
         let (st, outputs, reason) = match result {
             Ok(outputs) => (StageStatus::Succeeded, outputs, None),
             Err(e) if e.message == CANCELLED => (StageStatus::Cancelled, Outputs::new(), Some("run interrupted".to_owned())),
-            Err(e) => (StageStatus::Failed, Outputs::new(), Some(e.message)),
+            // What it produced before failing: a rollback after it reads it.
+            Err(e) => (StageStatus::Failed, e.outputs, Some(e.message)),
         };
         any_failed |= st == StageStatus::Failed;
         finished_seq[i] = rec.record(Event::StageFinished {

@@ -104,7 +104,7 @@ fn check_params_and_secrets(p: &Pipeline, out: &mut Vec<Diagnostic>) {
         }
     }
     for (name, secret) in &p.secrets {
-        let cx = &mut CheckContext { stage: name, diagnostics: out, has_decode_errors: false };
+        let cx = &mut CheckContext { stage: name, diagnostics: out, has_decode_errors: false, common: None };
         crate::kinds::exactly_one_source(
             cx,
             &[("env", secret.env.as_ref().map(|s| s.span)), ("file", secret.file.as_ref().map(|s| s.span))],
@@ -160,7 +160,7 @@ fn check_stage(stage: &StageParts<'_>, declared: &Declared, dag: &mut Dag, out: 
     if let Some(spec) = stage.config.map(StageConfig::spec) {
         let within = |d: &Diagnostic| d.span.is_some_and(|s| s.start >= stage.node.span.start && s.end <= stage.node.span.end);
         let has_decode_errors = out.iter().any(|d| d.is_error() && within(d));
-        spec.check(&mut CheckContext { stage: stage.id, diagnostics: out, has_decode_errors });
+        spec.check(&mut CheckContext { stage: stage.id, diagnostics: out, has_decode_errors, common: Some(stage.common) });
         if let Some(role) = spec.host_role() {
             check_role(role, declared, out);
         }
