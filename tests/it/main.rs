@@ -20,6 +20,7 @@ mod plan;
 mod property;
 mod redis_server;
 mod run;
+mod run_output;
 mod sandbox;
 mod schema;
 mod secrets;
