@@ -41,3 +41,31 @@ fn stdout_and_stderr_lines_keep_the_order_they_were_written_in() {
     let kept: Vec<&str> = of(&journal, "log", "here").iter().map(|e| e["line"].as_str().unwrap()).collect();
     assert_eq!(kept, expected(""));
 }
+
+#[test]
+fn the_journal_keeps_8_mib_of_a_stage_s_output_and_counts_the_rest() {
+    let sb = Sandbox::new("journal-cap");
+    // 10,000 lines of 1,023 bytes (10 MB); then a stage whose few lines are all kept.
+    sb.write(
+        "p.yaml",
+        "version: 1\nname: cap\nstages:\n  loud: { kind: shell, run: \"python3 -c 'for i in range(10000): print(str(i).rjust(1023, \\\"x\\\"))'\" }\n  quiet: { kind: shell, needs: [loud], run: 'echo one; echo two' }\n",
+    );
+    let out = sb.run(&["run", "p.yaml", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    // The live output shows every line.
+    let evs = events(&out.stdout);
+    assert_eq!(of(&evs, "log", "loud").len(), 10_000);
+    // The journal keeps the first 8 MiB (8,200 whole lines), and says what it left out, before the stage's end.
+    let journal = sb.journal();
+    let logs = of(&journal, "log", "loud");
+    assert_eq!(logs.len(), 8_200 + 1);
+    assert_eq!(logs[8_199]["line"], format!("{:x>1023}", 8199));
+    let note = logs[8_200]["line"].as_str().unwrap();
+    assert!(note.contains("1800 lines (1841400 bytes) not kept"), "{note}");
+    let end = journal.iter().position(|e| e["event"] == "stage_finished" && e["stage"] == "loud").unwrap();
+    let last = journal.iter().rposition(|e| e["event"] == "log" && e["stage"] == "loud").unwrap();
+    assert!(last < end);
+    // The cap is per stage.
+    let quiet: Vec<&str> = of(&journal, "log", "quiet").iter().map(|e| e["line"].as_str().unwrap()).collect();
+    assert_eq!(quiet, ["one", "two"]);
+}
