@@ -1,5 +1,6 @@
 //! Subcommands and the exit codes they share.
 
+mod failure;
 mod files;
 mod graph;
 mod load;

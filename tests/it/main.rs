@@ -3,6 +3,7 @@
 mod audit_ticket;
 mod changelog;
 mod chat_standin;
+mod cli_errors;
 mod dashboards_standin;
 mod durability;
 mod fixtures;
