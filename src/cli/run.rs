@@ -35,12 +35,10 @@ impl StateArgs {
     /// `near`. It does not depend on where a pipeline is run from: the deploy
     /// lock must be the same for everyone who runs it.
     pub fn resolve(&self, near: &Path) -> PathBuf {
-        if let Some(dir) = &self.state_dir {
-            return dir.clone();
+        match &self.state_dir {
+            Some(dir) => dir.clone(),
+            None => project_root(near).join(".slipway"),
         }
-        let near = if near.as_os_str().is_empty() { Path::new(".") } else { near };
-        let start = std::path::absolute(near).unwrap_or_else(|_| near.to_path_buf());
-        start.ancestors().find(|d| d.join(".slipway").is_dir() || d.join(".git").exists()).unwrap_or(&start).join(".slipway")
     }
 
     /// The state folder of the pipeline `file`.
@@ -48,6 +46,20 @@ impl StateArgs {
         let file = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
         self.resolve(file.parent().unwrap_or(Path::new(".")))
     }
+}
+
+/// The project's root for a pipeline in, or a command run from, the folder
+/// `near`: the nearest folder at or above it holding `.slipway` or `.git`;
+/// without one, `near` itself. Local commands run there, as in GitHub Actions.
+pub fn project_root(near: &Path) -> PathBuf {
+    let near = if near.as_os_str().is_empty() { Path::new(".") } else { near };
+    let start = std::path::absolute(near).unwrap_or_else(|_| near.to_path_buf());
+    start.ancestors().find(|d| d.join(".slipway").is_dir() || d.join(".git").exists()).unwrap_or(&start).to_path_buf()
+}
+
+/// The project's root of the pipeline `file`.
+fn project_root_of(file: &Path) -> PathBuf {
+    project_root(&load::base_dir(file))
 }
 
 #[derive(clap::Args, Debug)]
@@ -188,6 +200,7 @@ fn planned(args: PlanArgs) -> Result<i32, Failure> {
         secrets,
         masker,
         base_dir: load::base_dir(&args.file),
+        project_root: project_root_of(&args.file),
         max_parallel: 1,
         resumed: false,
         reuse: BTreeMap::new(),
@@ -511,6 +524,7 @@ fn execute(
             secrets,
             masker,
             base_dir: Path::new(&meta.file).parent().map(Path::to_path_buf).unwrap_or_default(),
+            project_root: project_root_of(Path::new(&meta.file)),
             max_parallel: max_parallel as usize,
             resumed: resuming,
             reuse,

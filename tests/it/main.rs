@@ -30,3 +30,4 @@ mod shell_outputs;
 mod standin;
 mod support;
 mod validate;
+mod workdir;

@@ -134,8 +134,13 @@ pub struct StageEnv<'a> {
     pub run_id: &'a str,
     /// `<run id>:<stage id>`: the same across retries and resume.
     pub idempotency_key: String,
-    /// The pipeline file's folder: relative paths start here.
+    /// The pipeline file's folder: files the pipeline names (a secret's
+    /// `file`, `git.path`, `ssh.config`) are relative to it.
     pub base_dir: &'a Path,
+    /// The project's root, the folder holding `.git` or `.slipway` (the one the
+    /// state folder is in): local commands run here, as in GitHub Actions, and a
+    /// relative `workdir` starts here.
+    pub project_root: &'a Path,
     /// Planning: outputs of earlier stages are placeholders.
     pub dry_run: bool,
     pub masker: &'a Masker,

@@ -20,7 +20,11 @@ config_struct! {
         /// Environment variables for the command, rendered first.
         #[serde(default)]
         pub env: IndexMap<Key, Template>,
-        /// Working directory (default: the pipeline file's directory).
+        /// Working folder. A local command (or one on a `transport: local` host)
+        /// runs at the project's root, the nearest folder at or above the
+        /// pipeline file holding `.git` or `.slipway` (without one, the pipeline
+        /// file's folder), as in GitHub Actions, and a relative `workdir` starts
+        /// there. Over SSH it starts at the login user's home.
         pub workdir: Option<Template>,
         /// Run on every host of this role (over SSH, or locally for `transport: local`
         /// hosts) instead of here. `run`, `env` and `workdir` render per host

@@ -27,10 +27,11 @@ fn rendered_env(env: &StageEnv<'_>, c: &ShellConfig) -> Result<Vec<(String, Stri
     env.render_map(&c.env)
 }
 
+/// Where a local command runs: the project's root, or `workdir` from there.
 fn workdir(env: &StageEnv<'_>, c: &ShellConfig) -> Result<PathBuf, StageError> {
     Ok(match &c.workdir {
-        Some(w) => env.base_dir.join(env.render(w)?),
-        None => env.base_dir.to_path_buf(),
+        Some(w) => env.project_root.join(env.render(w)?),
+        None => env.project_root.to_path_buf(),
     })
 }
 
