@@ -64,6 +64,7 @@ fn project_root_of(file: &Path) -> PathBuf {
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
+    /// The pipeline file.
     pub file: PathBuf,
     /// A param: `--param version=1.2.3` (repeatable).
     #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
@@ -81,6 +82,7 @@ pub struct ExecArgs {
     /// Stages running at once.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
     pub max_parallel: u16,
+    /// How to show the run (errors before it starts too).
     #[arg(long, value_enum, default_value_t)]
     pub format: OutputFormat,
     /// Wait for the deploy lock instead of failing at once (optionally up to TIMEOUT, default 1h).
@@ -95,12 +97,15 @@ pub struct ExecArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct PlanArgs {
+    /// The pipeline file.
     pub file: PathBuf,
+    /// A param: `--param version=1.2.3` (repeatable).
     #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
     pub params: Vec<String>,
     /// Run read-only stages for real (HTTP GETs, the changelog) so the plan shows real values.
     #[arg(long)]
     pub live_reads: bool,
+    /// How to show the plan (errors too).
     #[arg(long, value_enum, default_value_t)]
     pub format: OutputFormat,
     /// Only these hosts: comma-separated host names or roles, `*` globs (`web-1,worker*`).
@@ -115,6 +120,7 @@ pub struct PlanArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct ResumeArgs {
+    /// The run to continue, as `slipway runs` lists it.
     pub run_id: String,
     /// The pipeline file, when it is no longer where the run started it (a CI
     /// workspace in another folder). Its name and what is left to run must be

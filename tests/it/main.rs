@@ -11,6 +11,7 @@ mod fleet;
 mod fleet_harness;
 mod github_standin;
 mod graph;
+mod help;
 mod jira_standin;
 mod marker;
 mod marker_redis;
