@@ -8,14 +8,18 @@ use super::{exit, load};
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum GraphFormat {
+    /// A Mermaid flowchart (GitHub renders it in Markdown).
     #[default]
     Mermaid,
+    /// Graphviz DOT (`dot -Tsvg`).
     Dot,
 }
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    /// The pipeline file.
     pub file: PathBuf,
+    /// The graph language to print.
     #[arg(long, value_enum, default_value_t)]
     pub format: GraphFormat,
 }

@@ -5,24 +5,25 @@ use std::path::{Path, PathBuf};
 use slipway_core::Checked;
 use slipway_core::check_bytes;
 
-use super::exit;
+use super::failure::{Failure, Why};
 use super::files::{self, Contents};
-use super::validate::{Format, render_all};
+use super::report::OutputFormat;
 
 /// A valid pipeline, or the exit code after its problems were printed to stderr.
 pub fn valid_pipeline(path: &Path) -> Result<Checked, i32> {
-    let bytes = files::read(path).map_err(|e| {
-        eprintln!("error: {e}");
-        exit::USAGE
-    })?;
+    pipeline(path).map_err(|f| f.report(OutputFormat::Human))
+}
+
+/// A valid pipeline, or why not (a file that cannot be read, or its problems).
+pub fn pipeline(path: &Path) -> Result<Checked, Failure> {
+    let bytes = files::read(path).map_err(|e| Failure::new(Why::Io, e).file(path))?;
     let name = path.display().to_string();
     let checked = match bytes {
         Contents::Bytes(bytes) => check_bytes(&name, &bytes),
         Contents::TooLarge => Checked::too_large(&name),
     };
     if !checked.is_valid() {
-        eprint!("{}", render_all(std::slice::from_ref(&checked), Format::Human, false));
-        return Err(exit::INVALID);
+        return Err(Failure::invalid(checked));
     }
     Ok(checked)
 }

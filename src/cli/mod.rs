@@ -1,7 +1,9 @@
 //! Subcommands and the exit codes they share.
 
+mod failure;
 mod files;
 mod graph;
+mod help;
 mod load;
 mod plan_view;
 mod report;
@@ -43,7 +45,7 @@ pub fn spaced_value_hint(args: impl Iterator<Item = std::ffi::OsString>) -> Opti
 }
 
 #[derive(Parser, Debug)]
-#[command(name = "slipway", version, about = "Declarative deployment pipelines: validate, plan and run them")]
+#[command(name = "slipway", version, about = "Declarative deployment pipelines: validate, plan and run them", after_help = help::SLIPWAY)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -57,28 +59,38 @@ pub struct Cli {
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum LogFormat {
+    /// One line of text per log record.
     #[default]
     Text,
+    /// One JSON object per log record.
     Json,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Check pipeline files and report every problem at once.
+    #[command(after_help = help::VALIDATE)]
     Validate(validate::Args),
     /// Print the stage graph as Mermaid or Graphviz DOT.
+    #[command(after_help = help::GRAPH)]
     Graph(graph::Args),
     /// Print the JSON Schema of pipeline files.
+    #[command(after_help = help::SCHEMA)]
     Schema,
     /// Run a pipeline.
+    #[command(after_help = help::RUN)]
     Run(run::RunArgs),
     /// Show every request and command a run would make, changing nothing.
+    #[command(after_help = help::PLAN)]
     Plan(run::PlanArgs),
     /// Continue a failed, interrupted or crashed run.
+    #[command(after_help = help::RESUME)]
     Resume(run::ResumeArgs),
     /// List runs.
+    #[command(after_help = help::RUNS)]
     Runs(runs::Args),
     /// Break a pipeline's deploy lock.
+    #[command(after_help = help::UNLOCK)]
     Unlock(unlock::Args),
 }
 

@@ -16,6 +16,7 @@ use slipway_engine::{PlannedStage, RunOptions};
 use slipway_stages::{Live, Planning, unsupported_stages};
 use tokio::sync::{mpsc, watch};
 
+use super::failure::{Failure, Why};
 use super::report::{OutputFormat, report};
 use super::{exit, load, plan_view};
 
@@ -34,12 +35,10 @@ impl StateArgs {
     /// `near`. It does not depend on where a pipeline is run from: the deploy
     /// lock must be the same for everyone who runs it.
     pub fn resolve(&self, near: &Path) -> PathBuf {
-        if let Some(dir) = &self.state_dir {
-            return dir.clone();
+        match &self.state_dir {
+            Some(dir) => dir.clone(),
+            None => project_root(near).join(".slipway"),
         }
-        let near = if near.as_os_str().is_empty() { Path::new(".") } else { near };
-        let start = std::path::absolute(near).unwrap_or_else(|_| near.to_path_buf());
-        start.ancestors().find(|d| d.join(".slipway").is_dir() || d.join(".git").exists()).unwrap_or(&start).join(".slipway")
     }
 
     /// The state folder of the pipeline `file`.
@@ -49,8 +48,23 @@ impl StateArgs {
     }
 }
 
+/// The project's root for a pipeline in, or a command run from, the folder
+/// `near`: the nearest folder at or above it holding `.slipway` or `.git`;
+/// without one, `near` itself. Local commands run there, as in GitHub Actions.
+pub fn project_root(near: &Path) -> PathBuf {
+    let near = if near.as_os_str().is_empty() { Path::new(".") } else { near };
+    let start = std::path::absolute(near).unwrap_or_else(|_| near.to_path_buf());
+    start.ancestors().find(|d| d.join(".slipway").is_dir() || d.join(".git").exists()).unwrap_or(&start).to_path_buf()
+}
+
+/// The project's root of the pipeline `file`.
+fn project_root_of(file: &Path) -> PathBuf {
+    project_root(&load::base_dir(file))
+}
+
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
+    /// The pipeline file.
     pub file: PathBuf,
     /// A param: `--param version=1.2.3` (repeatable).
     #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
@@ -68,6 +82,7 @@ pub struct ExecArgs {
     /// Stages running at once.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
     pub max_parallel: u16,
+    /// How to show the run (errors before it starts too).
     #[arg(long, value_enum, default_value_t)]
     pub format: OutputFormat,
     /// Wait for the deploy lock instead of failing at once (optionally up to TIMEOUT, default 1h).
@@ -82,12 +97,15 @@ pub struct ExecArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct PlanArgs {
+    /// The pipeline file.
     pub file: PathBuf,
+    /// A param: `--param version=1.2.3` (repeatable).
     #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
     pub params: Vec<String>,
     /// Run read-only stages for real (HTTP GETs, the changelog) so the plan shows real values.
     #[arg(long)]
     pub live_reads: bool,
+    /// How to show the plan (errors too).
     #[arg(long, value_enum, default_value_t)]
     pub format: OutputFormat,
     /// Only these hosts: comma-separated host names or roles, `*` globs (`web-1,worker*`).
@@ -102,6 +120,7 @@ pub struct PlanArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct ResumeArgs {
+    /// The run to continue, as `slipway runs` lists it.
     pub run_id: String,
     /// The pipeline file, when it is no longer where the run started it (a CI
     /// workspace in another folder). Its name and what is left to run must be
@@ -120,25 +139,19 @@ fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime")
 }
 
-/// A valid pipeline and its params, or the exit code after the problem was printed.
-fn load_with_params(file: &Path, given: &[String], limit: Option<&str>) -> Result<(Checked, BTreeMap<String, String>), i32> {
-    let mut checked = load::valid_pipeline(file)?;
-    limit_hosts(&mut checked, limit)?;
+/// A valid pipeline and its params, or why not.
+fn load_with_params(file: &Path, given: &[String], limit: Option<&str>) -> Result<(Checked, BTreeMap<String, String>), Failure> {
+    let mut checked = load::pipeline(file)?;
+    limit_hosts(&mut checked, limit).map_err(|f| f.file(file))?;
     let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
-    let params = resolve_params(pipeline, given).map_err(|e| {
-        eprintln!("error: {e}");
-        exit::USAGE
-    })?;
+    let params = resolve_params(pipeline, given).map_err(|e| Failure::param(e).file(file))?;
     Ok((checked, params))
 }
 
 /// Keeps only the hosts `--limit` selects: a plan or a run then sees no others.
-fn limit_hosts(checked: &mut Checked, limit: Option<&str>) -> Result<(), i32> {
+fn limit_hosts(checked: &mut Checked, limit: Option<&str>) -> Result<(), Failure> {
     let (Some(text), Some(pipeline)) = (limit, checked.pipeline.as_mut()) else { return Ok(()) };
-    let limit = slipway_core::model::HostLimit::parse(text).map_err(|e| {
-        eprintln!("error: {e}");
-        exit::USAGE
-    })?;
+    let limit = slipway_core::model::HostLimit::parse(text).map_err(|e| Failure::new(Why::LimitInvalid, e))?;
     let unmatched = limit.apply(&mut pipeline.hosts);
     if !unmatched.is_empty() {
         let known: Vec<String> = pipeline
@@ -146,18 +159,19 @@ fn limit_hosts(checked: &mut Checked, limit: Option<&str>) -> Result<(), i32> {
             .iter()
             .flat_map(|(role, hosts)| std::iter::once(role.value.clone()).chain(hosts.iter().map(|h| h.name().value.clone())))
             .collect();
-        eprintln!("error: --limit: `{}` matches no host and no role", unmatched.join("`, `"));
-        eprintln!("help: roles and hosts: {}", if known.is_empty() { "none".to_owned() } else { known.join(", ") });
-        return Err(exit::USAGE);
+        return Err(Failure::new(Why::LimitNoMatch, format!("--limit: `{}` matches no host and no role", unmatched.join("`, `")))
+            .help(format!("roles and hosts: {}", if known.is_empty() { "none".to_owned() } else { known.join(", ") })));
     }
     Ok(())
 }
 
 pub fn plan(args: PlanArgs) -> i32 {
-    let (checked, params) = match load_with_params(&args.file, &args.params, args.limit.as_deref()) {
-        Ok(loaded) => loaded,
-        Err(code) => return code,
-    };
+    let format = args.format;
+    planned(args).unwrap_or_else(|f| f.report(format))
+}
+
+fn planned(args: PlanArgs) -> Result<i32, Failure> {
+    let (checked, params) = load_with_params(&args.file, &args.params, args.limit.as_deref())?;
     let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
     // A plan shows secrets as `***`. Live reads use the real values when they are
     // set (an authenticated GET needs its token); output is masked either way.
@@ -192,6 +206,7 @@ pub fn plan(args: PlanArgs) -> i32 {
         secrets,
         masker,
         base_dir: load::base_dir(&args.file),
+        project_root: project_root_of(&args.file),
         max_parallel: 1,
         resumed: false,
         reuse: BTreeMap::new(),
@@ -218,7 +233,7 @@ pub fn plan(args: PlanArgs) -> i32 {
     };
     // A reader that went away (`| head`) is no error of the plan's.
     let _ = std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes());
-    if planned.iter().any(|p| p.error.is_some()) { exit::INVALID } else { exit::OK }
+    Ok(if planned.iter().any(|p| p.error.is_some()) { exit::INVALID } else { exit::OK })
 }
 
 pub fn run(args: RunArgs) -> i32 {
@@ -226,10 +241,12 @@ pub fn run(args: RunArgs) -> i32 {
         let (limit, state) = (args.exec.limit, args.exec.state);
         return plan(PlanArgs { file: args.file, params: args.params, live_reads: false, format: args.exec.format, limit, state });
     }
-    let (checked, params) = match load_with_params(&args.file, &args.params, args.exec.limit.as_deref()) {
-        Ok(loaded) => loaded,
-        Err(code) => return code,
-    };
+    let format = args.exec.format;
+    started(args).unwrap_or_else(|f| f.report(format))
+}
+
+fn started(args: RunArgs) -> Result<i32, Failure> {
+    let (checked, params) = load_with_params(&args.file, &args.params, args.exec.limit.as_deref())?;
     let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
     let file = std::fs::canonicalize(&args.file).unwrap_or(args.file.clone());
     let meta = RunMeta {
@@ -246,14 +263,16 @@ pub fn run(args: RunArgs) -> i32 {
     };
     let x = &args.exec;
     let state = x.state.for_pipeline(&file);
-    let prepared = match prepare(&checked, &meta, x.wait_lock.as_deref(), &state) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
+    let prepared = prepare(&checked, &meta, x.wait_lock.as_deref(), &state)?;
     execute(&checked, meta, None, prepared, x, &state)
 }
 
 pub fn resume(args: ResumeArgs) -> i32 {
+    let format = args.exec.format;
+    resumed(args).unwrap_or_else(|f| f.report(format))
+}
+
+fn resumed(args: ResumeArgs) -> Result<i32, Failure> {
     let x = &args.exec;
     let state = &x.state.resolve(Path::new("."));
     let meta = match Journal::meta(state, &args.run_id) {
@@ -263,27 +282,25 @@ pub fn resume(args: ResumeArgs) -> i32 {
             None => meta,
         },
         Err(e) => {
-            eprintln!("error: cannot open run `{}` under {}: {e}", args.run_id, state.display());
-            eprintln!("help: `slipway runs` lists the runs there");
-            return exit::USAGE;
+            let message = format!("cannot open run `{}` under {}: {e}", args.run_id, state.display());
+            return Err(Failure::new(Why::RunNotFound, message).help("`slipway runs` lists the runs there"));
         }
     };
-    let checked = match load::valid_pipeline(Path::new(&meta.file)).and_then(|mut c| limit_hosts(&mut c, x.limit.as_deref()).map(|()| c)) {
-        Ok(c) => c,
-        Err(code) => {
-            eprintln!(
-                "help: run {} was started from {}; if the file moved, name it: `slipway resume {} --file PATH`",
-                meta.run_id, meta.file, meta.run_id
-            );
-            return code;
-        }
-    };
+    let file = Path::new(&meta.file);
+    let checked = load::pipeline(file).and_then(|mut c| limit_hosts(&mut c, x.limit.as_deref()).map(|()| c)).map_err(|f| {
+        let moved = format!(
+            "run {} was started from {}; if the file moved, name it: `slipway resume {} --file PATH`",
+            meta.run_id, meta.file, meta.run_id
+        );
+        f.file(file).or_help(moved)
+    })?;
     let name = &checked.pipeline.as_ref().expect("valid pipelines decode").name.value;
     if *name != meta.pipeline {
         // The deploy lock is named after the pipeline: another name, another lock.
-        eprintln!("error: refusing to resume run {}: the pipeline was renamed from `{}` to `{name}`", meta.run_id, meta.pipeline);
-        eprintln!("help: start a new run with `slipway run {}`", meta.file);
-        return exit::INVALID;
+        let message = format!("refusing to resume run {}: the pipeline was renamed from `{}` to `{name}`", meta.run_id, meta.pipeline);
+        return Err(Failure::new(Why::PipelineRenamed, message)
+            .file(file)
+            .help(format!("start a new run with `slipway run {}`", meta.file)));
     }
     // A run that ended well needs nothing (not even its secrets): a finished run
     // records nothing more, so this read needs no lock.
@@ -296,28 +313,21 @@ pub fn resume(args: ResumeArgs) -> i32 {
         succeeded
     };
     if replay_dir(&run_dir).is_ok_and(|done| nothing_to_do(&done)) {
-        return exit::OK;
+        return Ok(exit::OK);
     }
     // Take the lock before reading what the run did: the run itself may still be
     // going, and what it records until it ends must not be repeated.
-    let prepared = match prepare(&checked, &meta, x.wait_lock.as_deref(), state) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
-    let done = match replay_dir(&run_dir) {
-        Ok(done) => done,
-        Err(e) => {
-            eprintln!("error: cannot read the journal of run {}: {e}", meta.run_id);
-            eprintln!("help: without its journal a run cannot be resumed: start a new one with `slipway run {}`", meta.file);
-            return exit::USAGE;
-        }
-    };
+    let prepared = prepare(&checked, &meta, x.wait_lock.as_deref(), state)?;
+    let done = replay_dir(&run_dir).map_err(|e| {
+        Failure::new(Why::JournalUnreadable, format!("cannot read the journal of run {}: {e}", meta.run_id))
+            .file(file)
+            .help(format!("without its journal a run cannot be resumed: start a new one with `slipway run {}`", meta.file))
+    })?;
     let still_running = done.commands_still_running();
     if !still_running.is_empty() {
         // The run died, its commands did not: running them again now would run them twice at once.
-        eprintln!("error: run {} ended while these commands ran, and they still run:", meta.run_id);
-        say_commands_left(&still_running);
-        return exit::LOCKED;
+        let message = format!("run {} ended while these commands ran, and they still run:", meta.run_id);
+        return Err(commands_left(Failure::new(Why::CommandsStillRunning, message).file(file), &still_running));
     }
     if done.unreadable_lines > 0 {
         // A crash tears at most the last line; resume trusts what it can read.
@@ -325,7 +335,7 @@ pub fn resume(args: ResumeArgs) -> i32 {
     }
     // Read again under the lock: a run that held it may have finished meanwhile.
     if nothing_to_do(&done) {
-        return exit::OK;
+        return Ok(exit::OK);
     }
     let reuse = done.reusable(&checked.dag);
     let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
@@ -333,12 +343,10 @@ pub fn resume(args: ResumeArgs) -> i32 {
     let mut problems = changes_affecting_rest(&meta.digests, &now, &reuse);
     problems.extend(masked_values(&meta, &reuse, &done));
     if !problems.is_empty() {
-        eprintln!("error: refusing to resume run {}:", meta.run_id);
-        for c in &problems {
-            eprintln!("  - {c}");
-        }
-        eprintln!("help: start a new run with `slipway run {}`", meta.file);
-        return exit::INVALID;
+        return Err(Failure::new(Why::ResumeRefused, format!("refusing to resume run {}:", meta.run_id))
+            .file(file)
+            .details(problems)
+            .help(format!("start a new run with `slipway run {}`", meta.file)));
     }
     // Stages that succeeded before but run again get an idempotency key of their own.
     let reruns = done.successes.iter().filter(|(id, _)| !reuse.contains_key(*id)).map(|(id, n)| (id.clone(), *n)).collect();
@@ -389,14 +397,13 @@ fn changes_affecting_rest(
 }
 
 /// Names the commands a dead run left running, and what to do about them.
-fn say_commands_left(left: &[(String, u32)]) {
-    for (stage, pgid) in left {
-        eprintln!("  - stage `{stage}`: process group {pgid}");
-    }
+fn commands_left(failure: Failure, left: &[(String, u32)]) -> Failure {
     let kill: Vec<String> = left.iter().map(|(_, pgid)| format!("-{pgid}")).collect();
     // `--` first: procps-ng's kill reads `-TERM -12345` as signal options and can
     // end up signalling every process (pid -1).
-    eprintln!("help: wait for them to end, or stop them with `kill -TERM -- {}`; then try again", kill.join(" "));
+    failure
+        .details(left.iter().map(|(stage, pgid)| format!("stage `{stage}`: process group {pgid}")).collect())
+        .help(format!("wait for them to end, or stop them with `kill -TERM -- {}`; then try again", kill.join(" ")))
 }
 
 /// What a resumed run takes from the journal.
@@ -415,25 +422,21 @@ struct Prepared {
     lock: lock::DeployLock,
 }
 
-fn prepare(checked: &Checked, meta: &RunMeta, wait_lock: Option<&str>, state: &Path) -> Result<Prepared, i32> {
+fn prepare(checked: &Checked, meta: &RunMeta, wait_lock: Option<&str>, state: &Path) -> Result<Prepared, Failure> {
     let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
+    let file = Path::new(&meta.file);
     let unsupported = unsupported_stages(pipeline);
     if !unsupported.is_empty() {
-        eprintln!("error: this version of Slipway cannot run {}:", meta.file);
-        for u in &unsupported {
-            eprintln!("  - {u}");
-        }
-        eprintln!("help: `slipway plan {}` shows what it would do", meta.file);
-        return Err(exit::INVALID);
+        return Err(Failure::new(Why::KindNotRunnable, format!("this version of Slipway cannot run {}:", meta.file))
+            .file(file)
+            .details(unsupported.iter().map(ToString::to_string).collect())
+            .help(format!("`slipway plan {}` shows what it would do", meta.file)));
     }
-    let secrets = resolve(pipeline, Path::new(&meta.file).parent().unwrap_or(Path::new("."))).map_err(|e| {
-        eprintln!("error: {e}");
-        exit::INVALID
-    })?;
+    let secrets = resolve(pipeline, file.parent().unwrap_or(Path::new("."))).map_err(|e| Failure::secret(e).file(file))?;
     let masker = Masker::new(secrets.values().map(String::as_str));
     let wait = wait_lock.map(humantime::parse_duration).transpose().map_err(|e| {
-        eprintln!("error: --wait-lock={}: not a duration ({e}): write it like 30s, 10m or 1h", wait_lock.unwrap_or_default());
-        exit::USAGE
+        let message = format!("--wait-lock={}: not a duration ({e}): write it like 30s, 10m or 1h", wait_lock.unwrap_or_default());
+        Failure::new(Why::InvalidArgument, message).file(file)
     })?;
     let lock_name = lock::lock_name(&pipeline.name.value, meta.params.get("environment").map(String::as_str));
     let me = Holder {
@@ -443,41 +446,45 @@ fn prepare(checked: &Checked, meta: &RunMeta, wait_lock: Option<&str>, state: &P
         pid: meta.pid,
         started_at: meta.started_at.clone(),
     };
-    let lock = match lock::acquire(state, &lock_name, &me, wait) {
-        Ok(l) => l,
-        Err(e @ (LockError::Held { .. } | LockError::Timeout { .. } | LockError::Queued { .. })) => {
-            eprintln!("error: {e}");
-            match e {
-                LockError::Timeout { .. } => eprintln!("help: wait longer, e.g. `--wait-lock=2h` (`--wait-lock` alone waits up to 1h)"),
-                LockError::Queued { .. } => eprintln!("help: queue behind them with `--wait-lock`"),
-                _ => {
-                    let env = meta.params.get("environment").map(|e| format!(" --param environment={e}")).unwrap_or_default();
-                    eprintln!("help: wait with `--wait-lock`, or if that run is gone for good: `slipway unlock {}{env}`", meta.file);
-                }
+    let lock = lock::acquire(state, &lock_name, &me, wait).map_err(|e| {
+        let (why, help) = match e {
+            LockError::Timeout { .. } => {
+                (Why::DeployLockTimeout, "wait longer, e.g. `--wait-lock=2h` (`--wait-lock` alone waits up to 1h)".to_owned())
             }
-            return Err(exit::LOCKED);
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Err(exit::USAGE);
-        }
-    };
+            LockError::Queued { .. } => (Why::DeployLocked, "queue behind them with `--wait-lock`".to_owned()),
+            LockError::Held { .. } => {
+                let env = meta.params.get("environment").map(|e| format!(" --param environment={e}")).unwrap_or_default();
+                (
+                    Why::DeployLocked,
+                    format!("wait with `--wait-lock`, or if that run is gone for good: `slipway unlock {}{env}`", meta.file),
+                )
+            }
+            LockError::Io { .. } => return Failure::new(Why::LockFailed, e.to_string()).file(file),
+        };
+        Failure::new(why, e.to_string()).file(file).help(help)
+    })?;
     if let Some(stale) = &lock.took_over {
         // Its process is gone; what it started may not be: a deploy command of the
         // dead run can still be going. Nothing starts beside it.
         let left = replay_dir(&Journal::runs_dir(state).join(&stale.run_id)).map(|r| r.commands_still_running()).unwrap_or_default();
         if !left.is_empty() {
-            eprintln!("error: deploy lock `{lock_name}` was held by {stale}, which is gone, but its commands still run:");
-            say_commands_left(&left);
+            let message = format!("deploy lock `{lock_name}` was held by {stale}, which is gone, but its commands still run:");
             lock.put_back();
-            return Err(exit::LOCKED);
+            return Err(commands_left(Failure::new(Why::CommandsStillRunning, message).file(file), &left));
         }
         eprintln!("warning: took over the stale deploy lock `{lock_name}` of {stale}: that process is gone");
     }
     Ok(Prepared { secrets, masker, lock })
 }
 
-fn execute(checked: &Checked, meta: RunMeta, resumed: Option<Resumed>, prepared: Prepared, x: &ExecArgs, state: &Path) -> i32 {
+fn execute(
+    checked: &Checked,
+    meta: RunMeta,
+    resumed: Option<Resumed>,
+    prepared: Prepared,
+    x: &ExecArgs,
+    state: &Path,
+) -> Result<i32, Failure> {
     let (max_parallel, format) = (x.max_parallel, x.format);
     let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
     let Prepared { secrets, masker, lock: held } = prepared;
@@ -497,13 +504,10 @@ fn execute(checked: &Checked, meta: RunMeta, resumed: Option<Resumed>, prepared:
     } else {
         Journal::create(state, &stored, masker.clone())
     };
-    let mut journal = match journal {
-        Ok(j) => j,
-        Err(e) => {
-            eprintln!("error: cannot write the run journal under {}: {e}", state.display());
-            return exit::USAGE;
-        }
-    };
+    let mut journal = journal.map_err(|e| {
+        Failure::new(Why::JournalUnwritable, format!("cannot write the run journal under {}: {e}", state.display()))
+            .file(Path::new(&meta.file))
+    })?;
     let (reuse, reruns) = resumed.map(|r| (r.reuse, r.reruns)).unwrap_or_default();
     let rt = runtime();
     let (cancel_tx, cancel) = watch::channel(false);
@@ -526,6 +530,7 @@ fn execute(checked: &Checked, meta: RunMeta, resumed: Option<Resumed>, prepared:
             secrets,
             masker,
             base_dir: Path::new(&meta.file).parent().map(Path::to_path_buf).unwrap_or_default(),
+            project_root: project_root_of(Path::new(&meta.file)),
             max_parallel: max_parallel as usize,
             resumed: resuming,
             reuse,
@@ -555,11 +560,11 @@ fn execute(checked: &Checked, meta: RunMeta, resumed: Option<Resumed>, prepared:
         eprintln!("warning: {e}");
     }
     rt.shutdown_timeout(Duration::from_secs(1));
-    match outcome.status {
+    Ok(match outcome.status {
         RunStatus::Succeeded => exit::OK,
         RunStatus::Interrupted => exit::INTERRUPTED,
         _ => exit::INVALID,
-    }
+    })
 }
 
 /// First SIGINT/SIGTERM: stop scheduling, cancel running stages, still run

@@ -9,6 +9,7 @@ use super::{exit, load};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
+    /// The pipeline file whose lock to break.
     pub file: PathBuf,
     /// The `environment` param, when the pipeline declares one.
     #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]

@@ -26,11 +26,13 @@ pub struct Args {
     /// Pipeline files, or folders of them.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
+    /// How to print the problems found.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
     /// Fail (exit 1) on warnings too.
     #[arg(long)]
     pub deny_warnings: bool,
+    /// Colour the human output (`NO_COLOR` turns `auto` off).
     #[arg(long, value_enum, default_value_t)]
     pub color: ColorChoice,
 }

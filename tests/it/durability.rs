@@ -415,8 +415,10 @@ fn resume_refuses_while_the_run_holds_its_lock() {
 #[test]
 fn resume_takes_the_pipeline_file_from_where_it_moved() {
     let sb = Sandbox::new("resume-moved");
+    // The project's root, where commands run, wherever the pipeline file moves inside it.
+    std::fs::create_dir_all(sb.path(".git")).unwrap();
     std::fs::create_dir_all(sb.path("old")).unwrap();
-    sb.write("old/p.yaml", "version: 1\nname: moved\nstages:\n  a: { kind: shell, run: 'echo a >> ../count_a' }\n  b: { kind: shell, needs: [a], run: 'test -f ../go && touch ../b_done' }\n");
+    sb.write("old/p.yaml", "version: 1\nname: moved\nstages:\n  a: { kind: shell, run: 'echo a >> count_a' }\n  b: { kind: shell, needs: [a], run: 'test -f go && touch b_done' }\n");
     let out = sb.run(&["run", "old/p.yaml", "--state-dir", ".slipway"]);
     assert_eq!(out.status.code(), Some(1));
     let id = sb.run_ids()[0].clone();

@@ -299,6 +299,22 @@ fn listed_exit_codes_are_retried_and_others_are_not() {
 }
 
 #[test]
+fn retry_on_exit_codes_any_retries_every_failure() {
+    let sb = Sandbox::new("exit-codes-any");
+    sb.write(
+        "p.yaml",
+        "version: 1\nname: x\nstages:\n  flaky: { kind: shell, run: 'echo x >> tries; test $(wc -l < tries) -ge 3 || exit 1', retry_on_exit_codes: any, retry: { attempts: 5, backoff: 10ms } }\n",
+    );
+    let out = sb.run(&["run", "p.yaml", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let evs = events(&out.stdout);
+    assert_eq!(of(&evs, "stage_finished", "flaky")[0]["attempts"], 3);
+    let failed = of(&evs, "attempt_failed", "flaky");
+    assert_eq!(failed[0]["transient"], true);
+    assert!(failed[0]["error"].as_str().unwrap().contains("`retry_on_exit_codes: any`"), "{}", failed[0]);
+}
+
+#[test]
 fn secrets_can_come_from_files() {
     let sb = Sandbox::new("file-secret");
     sb.write("token.txt", "from-a-file-s3cr3t\n");

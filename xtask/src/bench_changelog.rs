@@ -148,6 +148,7 @@ impl Library {
             run_id: "bench",
             idempotency_key: "bench:changes".into(),
             base_dir: &self.dir,
+            project_root: &self.dir,
             dry_run: false,
             masker: &self.masker,
             events: None,

@@ -88,6 +88,7 @@ codes! {
     NulCharacter = "nul-character": "a NUL character, in the file or from a `\\0` escape, which no command or header can carry",
     TemplateTooLarge = "template-too-large": "a template too large for its expressions to be checked in bounded time",
     TooManyDiagnostics = "too-many-diagnostics": "more problems of one kind than are shown; the rest are counted",
+    RetryNeverFires = "retry-never-fires": "a shell stage's own `retry` can never fire for a failing command: it retries only timeouts and `retry_on_exit_codes`",
 }
 
 /// A secondary place that explains the primary one.

@@ -1,6 +1,7 @@
 //! The run journal: `<state>/runs/<run-id>/` holds `run.json` (what was run, with
 //! which params, and each stage's fingerprint) and `events.jsonl`, an append-only
-//! log fsynced at every stage boundary, secrets masked. Resume replays it.
+//! log fsynced at every stage boundary, secrets masked, each stage's output kept
+//! up to a cap (see `journal/cap.rs`). Resume replays it.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
@@ -14,6 +15,9 @@ use slipway_core::dag::Dag;
 use crate::event::{Event, RunStatus, StageStatus};
 use crate::runtime::{BoxFuture, History, Outputs};
 use crate::secrets::Masker;
+
+mod cap;
+pub use cap::STAGE_LOG_CAP;
 
 /// What was run: written when the run starts, rewritten when it is resumed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -45,6 +49,8 @@ pub struct Journal {
     written: u64,
     /// Boundary events known to be on disk.
     synced: u64,
+    /// How much of each stage's output is kept.
+    cap: cap::LogCap,
 }
 
 impl Journal {
@@ -60,7 +66,7 @@ impl Journal {
         let events = OpenOptions::new().create_new(true).append(true).open(dir.join("events.jsonl"))?;
         // The new file's directory entry must survive a power loss as its content does.
         File::open(&dir)?.sync_all()?;
-        Ok(Journal { dir, events, masker, pending: Vec::new(), written: 0, synced: 0 })
+        Ok(Journal { dir, events, masker, pending: Vec::new(), written: 0, synced: 0, cap: Default::default() })
     }
 
     /// What run `run_id` was, from its `run.json`; nothing is opened for writing.
@@ -80,7 +86,7 @@ impl Journal {
         if len > 0 && std::os::unix::fs::FileExt::read_at(&file, &mut last, len - 1)? == 1 && last[0] != b'\n' {
             file.write_all(b"\n")?;
         }
-        Ok((Journal { dir, events: file, masker, pending: Vec::new(), written: 0, synced: 0 }, meta))
+        Ok((Journal { dir, events: file, masker, pending: Vec::new(), written: 0, synced: 0, cap: Default::default() }, meta))
     }
 
     pub fn dir(&self) -> &Path {
@@ -96,6 +102,25 @@ impl Journal {
     /// reaches its number. The scheduler starts no stage before the records of
     /// the stages it depends on are durable (group commit, pipelined with runs).
     pub fn append(&mut self, event: &Event) -> io::Result<u64> {
+        match event {
+            // Past the stage's cap: counted, not kept.
+            Event::Log { stage, line, .. } if !self.cap.keep(stage, line) => return Ok(self.written),
+            Event::StageFinished { stage, at, .. } => {
+                if let Some(note) = self.cap.finish(stage, *at) {
+                    self.write(&note)?;
+                }
+            }
+            _ => {}
+        }
+        self.write(event)?;
+        if event.is_boundary() {
+            self.written += 1;
+        }
+        Ok(self.written)
+    }
+
+    /// Adds one event, masked, to what is pending.
+    fn write(&mut self, event: &Event) -> io::Result<()> {
         let written = if self.masker.is_empty() {
             serde_json::to_writer(&mut self.pending, event)
         } else {
@@ -106,10 +131,7 @@ impl Journal {
         if self.pending.len() >= FLUSH_AT {
             self.flush()?;
         }
-        if event.is_boundary() {
-            self.written += 1;
-        }
-        Ok(self.written)
+        Ok(())
     }
 
     /// Writes what was appended to the file (the page cache: it survives the

@@ -40,19 +40,29 @@ pub struct StageError {
     pub message: String,
     /// The service asked for this wait (`Retry-After`).
     pub retry_after: Option<Duration>,
+    /// What the stage produced before it failed (what a command wrote to
+    /// `$SLIPWAY_OUTPUT`, its exit code): the stage's outputs once it has failed,
+    /// for the `when: failure` and `always` stages that clean up after it.
+    pub outputs: Outputs,
 }
 
 impl StageError {
     pub fn transient(message: impl Into<String>) -> Self {
-        StageError { class: ErrorClass::Transient, message: message.into(), retry_after: None }
+        StageError { class: ErrorClass::Transient, message: message.into(), retry_after: None, outputs: Outputs::new() }
     }
 
     pub fn permanent(message: impl Into<String>) -> Self {
-        StageError { class: ErrorClass::Permanent, message: message.into(), retry_after: None }
+        StageError { class: ErrorClass::Permanent, message: message.into(), retry_after: None, outputs: Outputs::new() }
     }
 
     pub fn retry_after(mut self, wait: Option<Duration>) -> Self {
         self.retry_after = wait;
+        self
+    }
+
+    /// The same error, carrying what the stage produced before it failed.
+    pub fn with_outputs(mut self, outputs: Outputs) -> Self {
+        self.outputs = outputs;
         self
     }
 }
@@ -124,8 +134,13 @@ pub struct StageEnv<'a> {
     pub run_id: &'a str,
     /// `<run id>:<stage id>`: the same across retries and resume.
     pub idempotency_key: String,
-    /// The pipeline file's folder: relative paths start here.
+    /// The pipeline file's folder: files the pipeline names (a secret's
+    /// `file`, `git.path`, `ssh.config`) are relative to it.
     pub base_dir: &'a Path,
+    /// The project's root, the folder holding `.git` or `.slipway` (the one the
+    /// state folder is in): local commands run here, as in GitHub Actions, and a
+    /// relative `workdir` starts here.
+    pub project_root: &'a Path,
     /// Planning: outputs of earlier stages are placeholders.
     pub dry_run: bool,
     pub masker: &'a Masker,

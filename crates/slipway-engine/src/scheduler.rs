@@ -38,6 +38,8 @@ pub struct RunOptions<'j> {
     pub secrets: BTreeMap<String, String>,
     pub masker: Masker,
     pub base_dir: PathBuf,
+    /// Where local commands run (see [`StageEnv::project_root`]).
+    pub project_root: PathBuf,
     pub max_parallel: usize,
     /// This run continues an earlier one (`slipway resume`).
     pub resumed: bool,
@@ -171,6 +173,7 @@ pub async fn execute(pipeline: &Pipeline, dag: &Dag, runners: &dyn Runners, mut 
         renderer: &renderer,
         run_id: &opts.run.id,
         base_dir: &opts.base_dir,
+        project_root: &opts.project_root,
         masker: &opts.masker,
         events: &stage_tx,
         abort: opts.abort.clone(),
@@ -324,7 +327,8 @@ pub async fn execute(pipeline: &Pipeline, dag: &Dag, runners: &dyn Runners, mut 
         let (st, outputs, reason) = match result {
             Ok(outputs) => (StageStatus::Succeeded, outputs, None),
             Err(e) if e.message == CANCELLED => (StageStatus::Cancelled, Outputs::new(), Some("run interrupted".to_owned())),
-            Err(e) => (StageStatus::Failed, Outputs::new(), Some(e.message)),
+            // What it produced before failing: a rollback after it reads it.
+            Err(e) => (StageStatus::Failed, e.outputs, Some(e.message)),
         };
         any_failed |= st == StageStatus::Failed;
         finished_seq[i] = rec.record(Event::StageFinished {
@@ -521,6 +525,7 @@ struct Shared<'a> {
     renderer: &'a Renderer,
     run_id: &'a str,
     base_dir: &'a std::path::Path,
+    project_root: &'a std::path::Path,
     masker: &'a Masker,
     /// Back to the scheduler, which records them.
     events: &'a mpsc::UnboundedSender<Event>,
@@ -538,7 +543,7 @@ async fn run_stage<'a>(
     idempotency_key: String,
     mut stop: watch::Receiver<bool>,
 ) -> (Result<Outputs, StageError>, u32) {
-    let Shared { pipeline, runners, renderer, run_id, base_dir, masker, events, history, .. } = *shared;
+    let Shared { pipeline, runners, renderer, run_id, base_dir, project_root, masker, events, history, .. } = *shared;
     let policy = Policy::for_stage(stage, pipeline);
     let env = StageEnv {
         stage,
@@ -548,6 +553,7 @@ async fn run_stage<'a>(
         run_id,
         idempotency_key,
         base_dir,
+        project_root,
         dry_run: false,
         masker,
         events: Some(events),
@@ -694,6 +700,7 @@ pub async fn plan(
             run_id: &opts.run.id,
             idempotency_key: format!("{}:{id}", opts.run.id),
             base_dir: &opts.base_dir,
+            project_root: &opts.project_root,
             dry_run: true,
             masker: &opts.masker,
             events: None,

@@ -105,8 +105,12 @@ pub async fn run_bash(env: &StageEnv<'_>, script: &str, vars: &[(String, String)
     }
     let out = child.stdout.take().map(|s| pump(env, "stdout", s));
     let err = child.stderr.take().map(|s| pump(env, "stderr", s));
+    // Both streams in one task, stdout polled first each time (`biased`): lines
+    // that reach the pipes at once (`echo out; echo err >&2`) keep the order they
+    // were written in. tokio's plain `join!` rotates which it polls first.
     let drain = async {
         tokio::join!(
+            biased;
             async {
                 if let Some(o) = out {
                     o.await

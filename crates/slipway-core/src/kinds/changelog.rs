@@ -36,7 +36,7 @@ config_struct! {
 config_struct! {
     /// Commits from a local git repository.
     pub struct GitSource {
-        /// Path to the repository (default: the pipeline file's directory).
+        /// Path to the repository, relative to the pipeline file (default: the pipeline file's directory).
         pub path: Option<Template>,
     }
 }

@@ -55,6 +55,9 @@ pub struct CheckContext<'a> {
     /// The stage already has problems reported while decoding: a field that failed to
     /// decode reads as absent, so "none of X or Y is set" would be a false echo.
     pub has_decode_errors: bool,
+    /// The stage's own common fields (`retry`, `timeout`, …), not those it
+    /// inherits from `defaults`; `None` where no stage is checked.
+    pub common: Option<&'a crate::model::StageCommon>,
 }
 
 impl CheckContext<'_> {

@@ -131,7 +131,7 @@ config_struct! {
     pub struct Secret {
         /// An environment variable holding the value.
         pub env: Option<Spanned<String>>,
-        /// A file holding the value (trailing newline trimmed).
+        /// A file holding the value (trailing newline trimmed), relative to the pipeline file.
         pub file: Option<Spanned<String>>,
     }
 }

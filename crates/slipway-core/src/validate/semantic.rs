@@ -53,7 +53,10 @@ pub fn check(p: &Pipeline, declared: &Declared, file: &SourceFile, dag: &mut Dag
         };
         check_stage(&parts, declared, &decode_errors, &mut names, dag, out);
         if let Some(config) = parts.config {
-            config.spec().check_hosts(&p.hosts, &mut CheckContext { stage: parts.id, diagnostics: out, has_decode_errors: false });
+            config.spec().check_hosts(
+                &p.hosts,
+                &mut CheckContext { stage: parts.id, diagnostics: out, has_decode_errors: false, common: Some(parts.common) },
+            );
         }
         references::check_stage(&parts, p, declared, file, dag, &mut names, out);
     }
@@ -114,7 +117,7 @@ fn check_params_and_secrets(p: &Pipeline, names: &mut Names, out: &mut Vec<Diagn
         }
     }
     for (name, secret) in &p.secrets {
-        let cx = &mut CheckContext { stage: name, diagnostics: out, has_decode_errors: false };
+        let cx = &mut CheckContext { stage: name, diagnostics: out, has_decode_errors: false, common: None };
         crate::kinds::exactly_one_source(
             cx,
             &[("env", secret.env.as_ref().map(|s| s.span)), ("file", secret.file.as_ref().map(|s| s.span))],
@@ -194,7 +197,7 @@ fn check_stage(
 ) {
     if let Some(spec) = stage.config.map(StageConfig::spec) {
         let has_decode_errors = decode_errors.any_within(stage.node.span);
-        spec.check(&mut CheckContext { stage: stage.id, diagnostics: out, has_decode_errors });
+        spec.check(&mut CheckContext { stage: stage.id, diagnostics: out, has_decode_errors, common: Some(stage.common) });
         if let Some(role) = spec.host_role() {
             check_role(role, declared, names, out);
         }

@@ -368,7 +368,7 @@ fn combined(failures: Vec<(&'static str, StageError)>) -> StageError {
     let class = if failures.iter().any(|(_, e)| e.class == ErrorClass::Permanent) { ErrorClass::Permanent } else { ErrorClass::Transient };
     let retry_after = failures.iter().filter_map(|(_, e)| e.retry_after).max();
     let message = failures.iter().map(|(name, e)| format!("{name}: {}", e.message)).collect::<Vec<_>>().join("; ");
-    StageError { class, message, retry_after }
+    StageError { class, message, retry_after, outputs: Default::default() }
 }
 
 #[cfg(test)]

@@ -1,14 +1,20 @@
 //! `shell`: a command run with bash. Outputs are `name=value` lines (and
-//! `name<<EOF` … `EOF` blocks) written to the file at `$SLIPWAY_OUTPUT`.
+//! `name<<EOF` … `EOF` blocks) written to the file at `$SLIPWAY_OUTPUT`, or
+//! JSON values in the file at `$SLIPWAY_OUTPUT_JSON` (see `shell/outputs.rs`).
+//! A failed command keeps what it wrote, for the stages that clean up after it.
 
 use std::path::PathBuf;
 
 use serde_json::Value;
-use slipway_core::kinds::{ShellConfig, StageConfig};
+use slipway_core::kinds::{ExitCodes, ShellConfig, StageConfig};
 use slipway_engine::runtime::{BoxFuture, Effect, ErrorClass, HostInfo, Outputs, Planner, Runner, StageEnv, StageError, StagePlan};
 
 use crate::process::{Exit, run_bash};
 use crate::transport::{Earlier, Fleet, HostResult, Job, Session, run_limited};
+use outputs::OutputFiles;
+pub use outputs::parse_output_file;
+
+mod outputs;
 
 fn config<'a>(env: &'a StageEnv<'a>) -> &'a ShellConfig {
     match &env.stage.config {
@@ -21,10 +27,11 @@ fn rendered_env(env: &StageEnv<'_>, c: &ShellConfig) -> Result<Vec<(String, Stri
     env.render_map(&c.env)
 }
 
+/// Where a local command runs: the project's root, or `workdir` from there.
 fn workdir(env: &StageEnv<'_>, c: &ShellConfig) -> Result<PathBuf, StageError> {
     Ok(match &c.workdir {
-        Some(w) => env.base_dir.join(env.render(w)?),
-        None => env.base_dir.to_path_buf(),
+        Some(w) => env.project_root.join(env.render(w)?),
+        None => env.project_root.to_path_buf(),
     })
 }
 
@@ -95,60 +102,71 @@ impl Runner for Run {
             let mut vars = rendered_env(env, c)?;
             let dir = workdir(env, c)?;
             // In a folder only this user can read: outputs may hold what others must not see.
-            // The file itself is created by the command, if it writes outputs at all.
             let private = crate::private_scratch_dir().map_err(StageError::permanent)?;
-            let output_file = private.join(format!("{}-{:x}.out", env.stage.id.value, slipway_engine::runid::random_u64()));
+            let files = OutputFiles::new(private, &env.stage.id.value);
+            vars.extend(files.vars());
             vars.extend([
-                ("SLIPWAY_OUTPUT".to_owned(), output_file.display().to_string()),
                 ("SLIPWAY_RUN_ID".to_owned(), env.run_id.to_owned()),
                 ("SLIPWAY_STAGE".to_owned(), env.stage.id.value.clone()),
                 ("SLIPWAY_IDEMPOTENCY_KEY".to_owned(), env.idempotency_key.clone()),
             ]);
             let exit = run_bash(env, &script, &vars, &dir).await;
-            // Written only if the command wrote outputs.
-            let written = match std::fs::read(&output_file) {
-                Ok(bytes) => {
-                    let _ = std::fs::remove_file(&output_file);
-                    String::from_utf8(bytes).map_err(|e| {
-                        StageError::permanent(format!(
-                            "`$SLIPWAY_OUTPUT` holds bytes that are not UTF-8 text (at byte {}): encode binary values, e.g. with base64",
-                            e.utf8_error().valid_up_to()
-                        ))
-                    })
+            let written = files.take().await;
+            let exit = exit?;
+            let failure = match exit {
+                Exit::Code(0) => None,
+                Exit::Code(code) if c.retry_on_exit_codes.matches(code) => {
+                    let why = match c.retry_on_exit_codes {
+                        ExitCodes::Any => "`retry_on_exit_codes: any`",
+                        ExitCodes::Listed(_) => "listed in `retry_on_exit_codes`",
+                    };
+                    Some(StageError::transient(format!("command exited with status {code} ({why})")))
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
-                Err(e) => Err(StageError::permanent(format!("cannot read `$SLIPWAY_OUTPUT` ({}): {e}", output_file.display()))),
+                Exit::Code(code) => Some(StageError::permanent(format!("command exited with status {code}"))),
+                Exit::Signal(sig) => Some(StageError::permanent(format!("command was killed by signal {sig}"))),
             };
-            match exit? {
-                Exit::Code(0) => {}
-                Exit::Code(code) if c.retry_on_exit_codes.contains(&(code as u32)) => {
-                    return Err(StageError::transient(format!("command exited with status {code} (listed in `retry_on_exit_codes`)")));
+            let code = match exit {
+                Exit::Code(code) => code,
+                Exit::Signal(sig) => 128 + sig, // as bash reports it
+            };
+            let written = match (written, failure) {
+                (Ok(values), None) => values,
+                (Err(e), None) => return Err(StageError::permanent(e)),
+                // A failed stage keeps what it wrote: its rollback may need it.
+                (Ok(values), Some(failure)) => return Err(failure.with_outputs(declared(env, c, values, code))),
+                (Err(e), Some(failure)) => {
+                    env.log("stderr", &format!("slipway: the outputs of the failed command are not kept: {e}"));
+                    return Err(failure.with_outputs(declared(env, c, Vec::new(), code)));
                 }
-                Exit::Code(code) => return Err(StageError::permanent(format!("command exited with status {code}"))),
-                Exit::Signal(sig) => return Err(StageError::permanent(format!("command was killed by signal {sig}"))),
+            };
+            let missing = c.outputs.iter().find(|o| !written.iter().any(|(k, _)| k == o.as_str())).map(|o| o.value.clone());
+            let outputs = declared(env, c, written, code);
+            match missing {
+                Some(name) => Err(StageError::permanent(format!(
+                    "declared output `{name}` was not written: add `echo \"{name}=…\" >> \"$SLIPWAY_OUTPUT\"` to the command"
+                ))
+                .with_outputs(outputs)),
+                None => Ok(outputs),
             }
-            let values = parse_output_file(&written?).map_err(StageError::permanent)?;
-            let mut outputs = Outputs::new();
-            for name in &c.outputs {
-                match values.iter().rev().find(|(k, _)| k == name.as_str()) {
-                    Some((_, v)) => {
-                        outputs.insert(name.value.clone(), Value::String(v.clone()));
-                    }
-                    None => {
-                        return Err(StageError::permanent(format!(
-                            "declared output `{}` was not written: add `echo \"{}=…\" >> \"$SLIPWAY_OUTPUT\"` to the command",
-                            name.value, name.value
-                        )));
-                    }
-                }
-            }
-            for (k, _) in values.iter().filter(|(k, _)| !c.outputs.iter().any(|o| o.as_str() == k)) {
-                env.log("stderr", &format!("slipway: output `{k}` is not declared under `outputs:` and is ignored"));
-            }
-            outputs.insert("exit_code".into(), Value::from(0));
-            Ok(outputs)
         })
     }
+}
+
+/// The declared outputs among what the command wrote (the last value of a
+/// name written twice), and its exit code; the rest is named and dropped.
+fn declared(env: &StageEnv<'_>, c: &ShellConfig, written: Vec<(String, Value)>, exit_code: i32) -> Outputs {
+    let mut outputs = Outputs::new();
+    let mut ignored: Vec<String> = Vec::new();
+    for (name, value) in written {
+        if c.outputs.iter().any(|o| o.as_str() == name) {
+            outputs.insert(name, value);
+        } else if !ignored.contains(&name) {
+            env.log("stderr", &format!("slipway: output `{name}` is not declared under `outputs:` and is ignored"));
+            ignored.push(name);
+        }
+    }
+    outputs.insert("exit_code".into(), Value::from(exit_code));
+    outputs
 }
 
 impl Run {
@@ -184,7 +202,10 @@ impl Run {
             let names = failed.iter().map(|r| r.brief()).collect::<Vec<_>>().join(", ");
             let message = format!("{} of {} hosts failed: {names}", failed.len(), results.len());
             // Retried only when every failure may pass: then only those hosts run again.
-            return Err(if failed.iter().all(|r| r.transient) { StageError::transient(message) } else { StageError::permanent(message) });
+            let error = if failed.iter().all(|r| r.transient) { StageError::transient(message) } else { StageError::permanent(message) };
+            // How each host ended: what a rollback after it needs to know.
+            let hosts = Value::Array(results.iter().map(HostResult::to_json).collect());
+            return Err(error.with_outputs(Outputs::from_iter([("hosts".to_owned(), hosts)])));
         }
         let mut outputs = Outputs::new();
         for name in &c.outputs {
@@ -246,7 +267,7 @@ async fn on_host(env: &StageEnv<'_>, c: &ShellConfig, session: &Session, host: &
         Ok((Exit::Code(0), values)) => (result.status, result.exit_code, result.transient, result.values) = ("ok", Some(0), false, values),
         Ok((Exit::Code(code), _)) => {
             (result.status, result.exit_code) = ("failed", Some(code));
-            result.transient = c.retry_on_exit_codes.contains(&(code as u32));
+            result.transient = c.retry_on_exit_codes.matches(code);
         }
         Ok((Exit::Signal(sig), _)) => {
             (result.status, result.transient) = ("failed", false);
@@ -260,44 +281,4 @@ async fn on_host(env: &StageEnv<'_>, c: &ShellConfig, session: &Session, host: &
     }
     result.log(env);
     result
-}
-
-/// `name=value` lines and `name<<DELIM` … `DELIM` blocks.
-pub fn parse_output_file(text: &str) -> Result<Vec<(String, String)>, String> {
-    let mut out = Vec::new();
-    let mut lines = text.lines();
-    while let Some(line) = lines.next() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        if let Some((name, delim)) = line.split_once("<<").filter(|(n, _)| !n.contains('=')) {
-            let mut value = Vec::new();
-            loop {
-                match lines.next() {
-                    Some(l) if l == delim => break,
-                    Some(l) => value.push(l),
-                    None => return Err(format!("output `{name}` opens `<<{delim}` but never closes it")),
-                }
-            }
-            out.push((name.to_owned(), value.join("\n")));
-        } else if let Some((name, value)) = line.split_once('=') {
-            out.push((name.to_owned(), value.to_owned()));
-        } else {
-            return Err(format!("`$SLIPWAY_OUTPUT` holds `{line}`, which is neither `name=value` nor `name<<DELIMITER`"));
-        }
-    }
-    Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_single_and_multi_line_outputs() {
-        let got = parse_output_file("a=1\nnotes<<EOF\nline one\nline=two\nEOF\nb=x=y\n").unwrap();
-        assert_eq!(got, vec![("a".into(), "1".into()), ("notes".into(), "line one\nline=two".into()), ("b".into(), "x=y".into())]);
-        assert!(parse_output_file("x<<END\nnever closed").is_err());
-        assert!(parse_output_file("just text").is_err());
-    }
 }

@@ -161,7 +161,9 @@ pub async fn run(env: &StageEnv<'_>, group: &StageGroup, cmd: &mut Command, p: P
         }
         held
     };
-    let drain = async { tokio::join!(feed, out, err) };
+    // Polled in this order every time (`biased`; tokio's plain `join!` rotates):
+    // stdout and stderr lines that reach the pipes at once keep their order.
+    let drain = async { tokio::join!(biased; feed, out, err) };
     let interrupted = env.interrupted();
     let mut finished = std::pin::pin!(async {
         let mut drain = std::pin::pin!(drain);

@@ -13,7 +13,7 @@ use super::{Done, Job, Transport, check_env};
 
 pub struct Local<'s> {
     pub host: String,
-    /// The pipeline's folder: a relative `workdir` starts there.
+    /// The project's root: commands run there, and a relative `workdir` starts there.
     pub base_dir: PathBuf,
     pub group: &'s StageGroup,
 }

@@ -116,7 +116,7 @@ impl Session {
     /// The transport for `host`, as its entry says (`transport: ssh` or `local`).
     pub fn open<'s>(&'s self, env: &StageEnv<'_>, host: &HostInfo) -> Result<Box<dyn Transport + 's>, StageError> {
         let inner: Box<dyn Transport + 's> = match host.transport {
-            Via::Local => Box::new(local::Local { host: host.name.clone(), base_dir: env.base_dir.to_path_buf(), group: &self.group }),
+            Via::Local => Box::new(local::Local { host: host.name.clone(), base_dir: env.project_root.to_path_buf(), group: &self.group }),
             Via::Ssh => Box::new(ssh::Ssh::new(env, host, self.fleet.control_dir()?, &self.group, &self.fleet.0.masters)),
         };
         Ok(match self.fleet.0.read_only {

@@ -1,0 +1,108 @@
+//! The examples each subcommand's `--help` ends with, and the test that every
+//! argument of every subcommand says what it is for.
+
+pub const SLIPWAY: &str = "\
+Examples:
+  slipway validate pipelines/
+  slipway plan pipelines/deploy.yaml --param version=1.4.2
+  slipway run pipelines/deploy.yaml --param version=1.4.2
+  slipway resume RUN_ID
+
+`slipway COMMAND --help` shows a command's options and examples.";
+
+pub const VALIDATE: &str = "\
+Examples:
+  slipway validate pipelines/
+  slipway validate --format github --deny-warnings pipelines/
+  slipway validate --format json pipelines/deploy.yaml";
+
+pub const GRAPH: &str = "\
+Examples:
+  slipway graph pipelines/deploy.yaml > deploy.mmd
+  slipway graph --format dot pipelines/deploy.yaml | dot -Tsvg > deploy.svg";
+
+pub const SCHEMA: &str = "\
+Examples:
+  slipway schema > schemas/pipeline.schema.json
+  # then, first line of a pipeline: # yaml-language-server: $schema=../schemas/pipeline.schema.json";
+
+pub const RUN: &str = "\
+Examples:
+  slipway run pipelines/deploy.yaml --param version=1.4.2
+  slipway run pipelines/deploy.yaml -p version=1.4.2 -p environment=staging --wait-lock=10m
+  slipway run pipelines/deploy.yaml -p version=1.4.2 --limit 'web-1,worker*'
+  slipway run pipelines/deploy.yaml -p version=1.4.2 --format json > run.jsonl";
+
+pub const PLAN: &str = "\
+Examples:
+  slipway plan pipelines/deploy.yaml --param version=1.4.2
+  slipway plan pipelines/deploy.yaml -p version=1.4.2 --live-reads
+  slipway plan pipelines/deploy.yaml -p version=1.4.2 --format json | jq '.stages[].effects'";
+
+pub const RESUME: &str = "\
+Examples:
+  slipway runs
+  slipway resume 20260314T101500Z-3f9a2c
+  slipway resume 20260314T101500Z-3f9a2c --file ci/pipelines/deploy.yaml --wait-lock=5m";
+
+pub const RUNS: &str = "\
+Examples:
+  slipway runs
+  slipway runs --json | jq -r 'select(.status == \"failed\") | .run_id'
+  slipway runs --state-dir /var/lib/slipway";
+
+pub const UNLOCK: &str = "\
+Examples:
+  slipway unlock pipelines/deploy.yaml
+  slipway unlock pipelines/deploy.yaml --param environment=production";
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::super::Cli;
+
+    /// Every argument (and every value of a choice) of `cmd` without a
+    /// description, as `command: argument`.
+    fn undescribed(cmd: &clap::Command, path: &str, out: &mut Vec<String>) {
+        for arg in cmd.get_arguments().filter(|a| !a.is_hide_set()) {
+            let id = arg.get_id().as_str();
+            if matches!(id, "help" | "version") {
+                continue;
+            }
+            if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                out.push(format!("{path}: {id}"));
+            }
+            for value in arg.get_possible_values().iter().filter(|v| !v.is_hide_set()) {
+                if value.get_help().is_none() {
+                    out.push(format!("{path}: {id} = {}", value.get_name()));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_argument_of_every_subcommand_is_described_and_every_subcommand_has_an_example() {
+        let mut cli = Cli::command();
+        cli.build();
+        let mut missing = Vec::new();
+        undescribed(&cli, "slipway", &mut missing);
+        let mut without_example = Vec::new();
+        if !cli.render_long_help().to_string().contains("Examples:\n  slipway ") {
+            without_example.push("slipway".to_owned());
+        }
+        // `help` is clap's own.
+        for sub in cli.get_subcommands_mut().filter(|s| s.get_name() != "help") {
+            let name = sub.get_name().to_owned();
+            let path = format!("slipway {name}");
+            undescribed(sub, &path, &mut missing);
+            // What `slipway NAME --help` prints.
+            let help = sub.render_long_help().to_string();
+            if !help.contains("Examples:\n  slipway ") {
+                without_example.push(path);
+            }
+        }
+        assert!(missing.is_empty(), "arguments without a description:\n  {}", missing.join("\n  "));
+        assert!(without_example.is_empty(), "subcommands without an example: {without_example:?}");
+    }
+}
