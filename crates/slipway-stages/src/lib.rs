@@ -42,6 +42,7 @@ impl Planners for Planning {
 /// Runners, with the capabilities they act through.
 pub struct Live {
     shell: shell::Run,
+    deploy: deploy::Run,
     converge: converge::Run,
     http: http::Run,
     changelog: changelog::Run,
@@ -76,6 +77,7 @@ impl Live {
         let http = HttpCap::new(read_only);
         Live {
             shell: shell::Run { allowed: !read_only, fleet: fleet.clone(), earlier: Default::default() },
+            deploy: deploy::Run { fleet: fleet.clone(), http: http.clone() },
             converge: converge::Run { fleet, earlier: Default::default() },
             http: http::Run { http: http.clone() },
             changelog: changelog::Run { http: http.clone() },
@@ -103,12 +105,21 @@ impl Runners for Live {
             Kind::Marker => &self.marker,
             Kind::Notify => &self.notify,
             Kind::Converge => &self.converge,
-            Kind::Deploy | Kind::Migrate => &self.unsupported,
+            Kind::Deploy => &self.deploy,
+            Kind::Migrate => &self.unsupported,
         }
     }
 
     fn can_run(&self, kind: Kind) -> bool {
         can_run(kind)
+    }
+}
+
+impl Live {
+    /// `slipway rollback`: the deploy stage's hosts back to their previous
+    /// release. `Ok` (the report) when every host is back and healthy.
+    pub fn rollback<'a>(&'a self, env: &'a StageEnv<'a>) -> BoxFuture<'a, Result<String, String>> {
+        deploy::rollback(env, &self.deploy.fleet, &self.deploy.http)
     }
 }
 
@@ -153,12 +164,12 @@ fn private_dir(dir: std::path::PathBuf) -> Result<std::path::PathBuf, String> {
 /// Whether this version can run a kind for real.
 pub fn can_run(kind: Kind) -> bool {
     match kind {
-        Kind::Shell | Kind::Http | Kind::Converge => true,
+        Kind::Shell | Kind::Http | Kind::Converge | Kind::Deploy => true,
         Kind::Changelog => changelog::RUNS,
         Kind::AuditTicket => audit_ticket::RUNS,
         Kind::Marker => marker::RUNS,
         Kind::Notify => notify::RUNS,
-        Kind::Deploy | Kind::Migrate => false,
+        Kind::Migrate => false,
     }
 }
 

@@ -6,6 +6,7 @@ pub mod adf;
 pub mod datadog;
 pub mod elasticsearch;
 pub mod grafana;
+pub mod haproxy;
 pub mod jira;
 pub mod redis;
 pub mod request;
