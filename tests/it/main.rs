@@ -2,11 +2,13 @@
 
 mod audit_ticket;
 mod dashboards_standin;
+mod deploy;
 mod durability;
 mod fixtures;
 mod fleet;
 mod fleet_harness;
 mod graph;
+mod haproxy_harness;
 mod jira_standin;
 mod marker;
 mod marker_redis;

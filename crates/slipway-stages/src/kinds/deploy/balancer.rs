@@ -11,7 +11,7 @@ use super::fleet::{Deploy, Fields, Node, short};
 use crate::clients::haproxy::{Haproxy, Socket, State};
 
 /// How often HAProxy's sessions and status are read while waiting.
-const POLL: Duration = Duration::from_millis(50);
+const POLL: Duration = Duration::from_millis(20);
 
 /// Default `drain_timeout`.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);

@@ -37,6 +37,8 @@ pub struct Node {
     /// `deploy_to` as written, rendered (relative to the remote home, or locally
     /// to the pipeline's folder); see [`Node::root`] for the absolute path.
     pub deploy_to: String,
+    /// `deploy_to` as a shell word (see [`super::layout::dir_word`]).
+    pub dir: String,
     /// `deploy_to` as the host resolved it; set once the host has been looked at.
     pub root: String,
     /// The deploy's `env`, rendered for the host.
@@ -73,7 +75,8 @@ impl<'a> Fields<'a> {
                     .iter()
                     .map(|(k, v)| Ok((k.value.clone(), self.env.render_for_host(&v.source, &info)?)))
                     .collect::<Result<_, StageError>>()?;
-                Ok(Node { info, deploy_to, root: String::new(), env })
+                let dir = super::layout::dir_word(&deploy_to, info.transport == slipway_core::model::Transport::Ssh);
+                Ok(Node { info, deploy_to, dir, root: String::new(), env })
             })
             .collect()
     }

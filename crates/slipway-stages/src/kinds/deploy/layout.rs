@@ -22,9 +22,25 @@
 
 use crate::transport::quote;
 
-/// Enters `deploy_to` (created when `create`), and names it `$root`.
-fn enter(deploy_to: &str, create: bool) -> String {
-    let q = quote(deploy_to);
+/// `deploy_to` as a shell word. A relative path, or one starting with `~/`,
+/// is under the remote user's `$HOME` over SSH (`remote`); locally, relative
+/// paths start in the pipeline's folder, where local scripts start.
+pub fn dir_word(deploy_to: &str, remote: bool) -> String {
+    if deploy_to == "~" {
+        return "\"$HOME\"".into();
+    }
+    if let Some(rest) = deploy_to.strip_prefix("~/") {
+        return format!("\"$HOME\"/{}", quote(rest));
+    }
+    match remote && !deploy_to.starts_with('/') {
+        true => format!("\"$HOME\"/{}", quote(deploy_to)),
+        false => quote(deploy_to),
+    }
+}
+
+/// Enters `dir` (a shell word from [`dir_word`]; created when `create`), and names it `$root`.
+fn enter(dir: &str, create: bool) -> String {
+    let q = dir;
     match create {
         true => format!("mkdir -p -- {q}\ncd -- {q}\nroot=$PWD\n"),
         false => format!("cd -- {q}\nroot=$PWD\n"),
@@ -36,7 +52,7 @@ const RELEASES: &str = "{ ls -1 releases 2>/dev/null | grep -E '^[0-9]{14}$' || 
 
 /// Starts preparing: makes `releases/<id>` afresh, unless this run already
 /// completed it. Prints `prepared <root>` or `fresh <root>`.
-pub fn begin(deploy_to: &str, release: &str, run_id: &str) -> String {
+pub fn begin(dir: &str, release: &str, run_id: &str) -> String {
     let (id, run) = (quote(release), quote(run_id));
     format!(
         "{enter}rel=\"$root/releases/\"{id}\nmkdir -p releases shared\n\
@@ -47,7 +63,7 @@ pub fn begin(deploy_to: &str, release: &str, run_id: &str) -> String {
          fi\n\
          if [ \"$(readlink current || true)\" = \"$rel\" ]; then echo \"$rel is live but incomplete: deploy again\" >&2; exit 3; fi\n\
          rm -rf -- \"$rel\"\nmkdir -p -- \"$rel\"\nprintf 'fresh %s\\n' \"$root\"",
-        enter = enter(deploy_to, true)
+        enter = enter(dir, true)
     )
 }
 
@@ -130,9 +146,9 @@ pub fn seal(root: &str, release: &str, run_id: &str) -> String {
 
 /// Prints what a host is on, as `key=value` lines (see [`View`]); `release`
 /// is the one a deploy brings, if any.
-pub fn inspect(deploy_to: &str, release: Option<&str>) -> String {
+pub fn inspect(dir: &str, release: Option<&str>) -> String {
     let mut s = format!(
-        "cd -- {} 2>/dev/null || exit 0\nroot=$PWD\necho \"root=$root\"\n\
+        "cd -- {dir} 2>/dev/null || exit 0\nroot=$PWD\necho \"root=$root\"\n\
          cur=$(readlink current || true); cur=${{cur##*/}}\necho \"current=$cur\"\n\
          [ -z \"$cur\" ] || [ ! -f \"releases/$cur/REVISION\" ] || echo \"current_revision=$(head -n1 \"releases/$cur/REVISION\")\"\n\
          [ ! -f .slipway-switching ] || echo \"switching=$(head -n1 .slipway-switching)\"\n\
@@ -140,8 +156,7 @@ pub fn inspect(deploy_to: &str, release: Option<&str>) -> String {
          if [ -n \"$cur\" ] && [ -f \"releases/$cur/.slipway-previous\" ]; then prev=$(head -n1 \"releases/$cur/.slipway-previous\")\n\
          elif [ -n \"$cur\" ]; then prev=$({RELEASES} | awk -v c=\"$cur\" '$0 < c' | tail -n1); fi\n\
          [ -z \"$prev\" ] || [ ! -d \"releases/$prev\" ] || echo \"previous=$prev\"\n\
-         [ -z \"$prev\" ] || [ ! -f \"releases/$prev/REVISION\" ] || echo \"previous_revision=$(head -n1 \"releases/$prev/REVISION\")\"\n",
-        quote(deploy_to)
+         [ -z \"$prev\" ] || [ ! -f \"releases/$prev/REVISION\" ] || echo \"previous_revision=$(head -n1 \"releases/$prev/REVISION\")\"\n"
     );
     if let Some(id) = release {
         let rel = quote(&format!("releases/{id}"));

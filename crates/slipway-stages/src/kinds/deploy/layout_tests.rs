@@ -166,17 +166,30 @@ fn cleanup_keeps_the_newest_the_live_one_and_the_one_to_roll_back_to() {
 }
 
 #[test]
+fn relative_folders_are_under_home_over_ssh() {
+    let d = tmp("home");
+    let script = format!("printf '%s|' {} {}", dir_word("x y", true), dir_word("~/a", true));
+    let out = Command::new("bash").args(["-c", &script]).env("HOME", &d.0).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{0}/x y|{0}/a|", d.0.display()));
+    assert_eq!(dir_word("/srv/app", true), "'/srv/app'");
+    assert_eq!(dir_word("app", false), "'app'");
+}
+
+#[test]
 fn values_stay_data_whatever_they_hold() {
     let d = tmp("quoting");
     let cwd = &d.0;
     let evil = "v1'; touch pwned; echo '$(touch pwned2)";
-    let said = ok(cwd, &begin("app dir", "20260101000000", evil));
+    let said = ok(cwd, &begin(&dir_word("app dir", false), "20260101000000", evil));
     let root = said.trim().strip_prefix("fresh ").unwrap().to_owned();
     ok(cwd, &link(&root, "20260101000000", evil, &[], &[]));
     ok(cwd, &seal(&root, "20260101000000", evil));
     assert!(!cwd.join("pwned").exists() && !cwd.join("pwned2").exists() && !Path::new(&root).join("pwned").exists());
     assert_eq!(std::fs::read_to_string(Path::new(&root).join("releases/20260101000000/REVISION")).unwrap(), format!("{evil}\n"));
-    assert_eq!(View::parse(&ok(cwd, &inspect("app dir", Some("20260101000000")))).release_revision.as_deref(), Some(evil));
+    assert_eq!(
+        View::parse(&ok(cwd, &inspect(&dir_word("app dir", false), Some("20260101000000")))).release_revision.as_deref(),
+        Some(evil)
+    );
 }
 
 #[test]

@@ -30,7 +30,7 @@ impl Planner for Plan {
             if c.phase != DeployPhase::Switch {
                 let on = vec![node.name().to_owned()];
                 let cmd = |command: String| Effect::Command { command, on: on.clone(), env: node.env.clone(), workdir: None };
-                effects.push(cmd(layout::begin(&node.deploy_to, &release, env.run_id)));
+                effects.push(cmd(layout::begin(&node.dir, &release, env.run_id)));
                 effects.extend(fill_steps(&d, node, &release, &revision)?.into_iter().map(|(_, script)| cmd(script)));
             }
         }

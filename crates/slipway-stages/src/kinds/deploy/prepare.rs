@@ -78,8 +78,7 @@ impl Deploy<'_> {
     /// Prepares one host; returns `deploy_to` as the host resolved it.
     async fn prepare_host(&self, node: &Node, release: &str, revision: &str) -> Result<String, StageError> {
         let start = Instant::now();
-        let said =
-            self.exec(node, "making the release folder", layout::begin(&node.deploy_to, release, self.env.run_id), None, true).await?;
+        let said = self.exec(node, "making the release folder", layout::begin(&node.dir, release, self.env.run_id), None, true).await?;
         let (state, root) = said.trim().split_once(' ').unwrap_or(("", ""));
         if root.is_empty() {
             return Err(StageError::permanent(format!("making the release folder said `{}`", said.trim())));
@@ -88,7 +87,13 @@ impl Deploy<'_> {
             self.env.log("stdout", &format!("[{}] release {release} was prepared by an earlier attempt: kept", node.name()));
             return Ok(root.to_owned());
         }
-        let node = Node { info: node.info.clone(), deploy_to: node.deploy_to.clone(), root: root.to_owned(), env: node.env.clone() };
+        let node = Node {
+            info: node.info.clone(),
+            deploy_to: node.deploy_to.clone(),
+            dir: node.dir.clone(),
+            root: root.to_owned(),
+            env: node.env.clone(),
+        };
         for (step, script) in fill_steps(self, &node, release, revision)? {
             self.exec(&node, step, script, Some(release), false).await?;
         }

@@ -56,7 +56,7 @@ impl Deploy<'_> {
             let look = |i: usize| -> BoxFuture<'_, Result<View, StageError>> {
                 let node = &nodes_ref[i];
                 Box::pin(async move {
-                    let said = self.exec(node, "looking at the host", layout::inspect(&node.deploy_to, release), None, true).await?;
+                    let said = self.exec(node, "looking at the host", layout::inspect(&node.dir, release), None, true).await?;
                     Ok(View::parse(&said))
                 })
             };

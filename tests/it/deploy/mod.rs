@@ -1,0 +1,6 @@
+//! `deploy` against real components: an sshd fleet, a real HAProxy, a small
+//! web application that refuses connections while it restarts.
+
+mod recovery;
+mod rolling;
+mod stand;
