@@ -120,8 +120,7 @@ config_struct! {
 }
 
 config_struct! {
-    /// The load balancer to drain hosts from while they are updated: exactly
-    /// one of `haproxy` and `commands`.
+    /// The load balancer hosts leave while they are updated: `haproxy` or `commands`, exactly one.
     pub struct LoadBalancer {
         pub haproxy: Option<Spanned<HaproxyDrain>>,
         pub commands: Option<Spanned<BalancerCommands>>,

@@ -111,6 +111,7 @@ impl<'a> Deploy<'a> {
     /// The deploy's `env` is exported, with the release's variables when `release` is given.
     pub async fn exec(&self, node: &Node, step: &str, script: String, release: Option<&str>, capture: bool) -> Result<String, StageError> {
         let mut vars = node.env.clone();
+        vars.push(("SLIPWAY_HOST".into(), node.name().to_owned()));
         if let Some(id) = release {
             vars.extend(release_vars(node, id));
         }
@@ -126,7 +127,9 @@ impl<'a> Deploy<'a> {
     /// Runs a command on this machine, for the host (`load_balancer.commands`).
     pub async fn exec_here(&self, node: &Node, step: &str, script: String) -> Result<(), StageError> {
         let here = HostInfo { transport: slipway_core::model::Transport::Local, ..node.info.clone() };
-        let job = Job { script, env: node.env.clone(), workdir: None, capture: false };
+        let mut vars = node.env.clone();
+        vars.push(("SLIPWAY_HOST".into(), node.name().to_owned()));
+        let job = Job { script, env: vars, workdir: None, capture: false };
         let done = self.session.open(self.env, &here)?.exec(self.env, &job).await?;
         match done.exit {
             Exit::Code(0) => Ok(()),
@@ -149,7 +152,8 @@ impl<'a> Deploy<'a> {
     }
 }
 
-/// What user commands see of the release: `SLIPWAY_RELEASE`, `SLIPWAY_RELEASE_DIR`, `SLIPWAY_DEPLOY_TO`.
+/// What user commands see of the release: `SLIPWAY_RELEASE`, `SLIPWAY_RELEASE_DIR`, `SLIPWAY_DEPLOY_TO`
+/// (every command also sees `SLIPWAY_HOST`).
 pub fn release_vars(node: &Node, id: &str) -> Vec<(String, String)> {
     vec![
         ("SLIPWAY_RELEASE".into(), id.to_owned()),

@@ -20,20 +20,23 @@ impl Planner for Plan {
         let mut nodes = d.nodes()?;
         let release = match c.phase {
             DeployPhase::Switch => c.release.as_ref().map(|t| env.render(t)).transpose()?.unwrap_or_default(),
-            _ => release_id(env.run_id).unwrap_or_else(|| "<release: the run's start, YYYYMMDDHHMMSS>".into()),
+            _ => release_id(env.run_id).unwrap_or_else(|| "<release>".into()),
         };
         let revision = env.render(&c.revision)?;
         let mut effects = vec![Effect::Note { text: overview(c, &nodes, &release) }];
+        let mut prepare = Vec::new();
         for node in &mut nodes {
             // A run reads the absolute path from the host; a plan shows `deploy_to` as written.
             node.root = node.deploy_to.clone();
             if c.phase != DeployPhase::Switch {
                 let on = vec![node.name().to_owned()];
                 let cmd = |command: String| Effect::Command { command, on: on.clone(), env: node.env.clone(), workdir: None };
-                effects.push(cmd(layout::begin(&node.dir, &release, env.run_id)));
-                effects.extend(fill_steps(&d, node, &release, &revision)?.into_iter().map(|(_, script)| cmd(script)));
+                let mut steps = vec![cmd(layout::begin(&node.dir, &release, env.run_id))];
+                steps.extend(fill_steps(&d, node, &release, &revision)?.into_iter().map(|(_, script)| cmd(script)));
+                prepare.push(steps);
             }
         }
+        effects.extend(merged(prepare));
         if c.phase != DeployPhase::Prepare {
             for node in &nodes {
                 effects.extend(switch_steps(&d, c, node, &release, &revision)?);
@@ -62,7 +65,42 @@ fn overview(c: &DeployConfig, nodes: &[Node], release: &str) -> String {
             }
         ),
     };
-    format!("release {release} on {} hosts of `{}`: {phase}{switching}", nodes.len(), c.hosts.value)
+    let named = match c.phase {
+        DeployPhase::Switch => String::new(),
+        _ => " (named after the run's start: YYYYMMDDHHMMSS, UTC)".to_owned(),
+    };
+    format!("release {release}{named} on {} hosts of `{}`: {phase}{switching}", nodes.len(), c.hosts.value)
+}
+
+/// Each host's steps; the same steps on every host (rendered alike) shown once, on all of them.
+fn merged(per_host: Vec<Vec<Effect>>) -> Vec<Effect> {
+    let strip = |e: &Effect| match e {
+        Effect::Command { command, env, workdir, .. } => {
+            Effect::Command { command: command.clone(), on: Vec::new(), env: env.clone(), workdir: workdir.clone() }
+        }
+        other => other.clone(),
+    };
+    let alike = per_host.windows(2).all(|w| w[0].len() == w[1].len() && w[0].iter().zip(&w[1]).all(|(a, b)| strip(a) == strip(b)));
+    if !alike || per_host.len() < 2 {
+        return per_host.into_iter().flatten().collect();
+    }
+    let hosts: Vec<String> = per_host
+        .iter()
+        .filter_map(|steps| match steps.first() {
+            Some(Effect::Command { on, .. }) => on.first().cloned(),
+            _ => None,
+        })
+        .collect();
+    per_host
+        .into_iter()
+        .next()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|e| match e {
+            Effect::Command { command, env, workdir, .. } => Effect::Command { command, on: hosts.clone(), env, workdir },
+            other => other,
+        })
+        .collect()
 }
 
 fn switch_steps(d: &Fields<'_>, c: &DeployConfig, node: &Node, release: &str, revision: &str) -> Result<Vec<Effect>, StageError> {
