@@ -23,8 +23,19 @@ use std::time::{Duration, Instant};
 
 /// Why HAProxy cannot run here, if it cannot.
 pub fn unavailable() -> Option<String> {
-    let found = Command::new("haproxy").arg("-v").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+    let found = Command::new(haproxy_bin()).arg("-v").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
     (!found).then(|| "haproxy is missing: install it (scripts/test does)".to_owned())
+}
+
+/// Debian installs it in /usr/sbin, which a user's PATH may lack.
+fn haproxy_bin() -> &'static str {
+    if Path::new("/usr/sbin/haproxy").exists() { "/usr/sbin/haproxy" } else { "haproxy" }
+}
+
+/// `tests/it/webapp.py`, from the crate that includes this file (the root, or `xtask`).
+fn webapp() -> PathBuf {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.ancestors().map(|d| d.join("tests/it/webapp.py")).find(|p| p.exists()).unwrap_or_else(|| here.join("tests/it/webapp.py"))
 }
 
 /// A release folder in the Capistrano layout, made by hand: what a host ran
@@ -52,7 +63,7 @@ impl App {
     pub fn start(name: &str, deploy_to: &Path, gap: Duration) -> App {
         let port = app_port();
         let (starts, stop) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicBool::new(false)));
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/webapp.py");
+        let script = webapp();
         let (root, count, halt) = (deploy_to.to_path_buf(), starts.clone(), stop.clone());
         let supervisor = std::thread::spawn(move || {
             while !halt.load(Ordering::SeqCst) {

@@ -2,6 +2,7 @@
 //! `cargo xtask fuzz [--minutes N]`.
 
 mod bench;
+mod bench_deploy;
 mod bench_exec;
 mod bench_fleet;
 mod fuzz;

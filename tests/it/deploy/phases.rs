@@ -114,7 +114,7 @@ fn code_goes_everywhere_then_the_migration_then_the_switch() {
         assert_eq!(mine, [format!("drain {h} none"), format!("ready {h} {release}")], "{lb}");
     }
     let web: Vec<&str> = lb.lines().filter(|l| l.contains(" web-")).collect();
-    assert_eq!(web[..2], [format!("drain web-1 none"), format!("ready web-1 {release}")], "web-2 waits for web-1: {lb}");
+    assert_eq!(web[..2], ["drain web-1 none".to_owned(), format!("ready web-1 {release}")], "web-2 waits for web-1: {lb}");
 
     // A switch to a release that was never prepared moves nothing.
     let bad = PIPELINE

@@ -99,7 +99,7 @@ impl Deploy<'_> {
             }
         }
         let size = batch_size(self.c.batch_size, nodes.len());
-        let (failed, stopped) = self.batches(nodes, &todo, size, &mut hosts, |_| goal.clone(), "updated", "failed").await;
+        let (failed, stopped) = self.batches(nodes, &todo, size, &mut hosts, |_| goal.clone(), ("updated", "failed")).await;
         let Some(failed) = failed else {
             return Rolled { hosts, error: stopped };
         };
@@ -115,10 +115,11 @@ impl Deploy<'_> {
         }
         // Back, failed batch first: every host that is on the new release now.
         for (i, o) in &failed {
-            if !o.switched && o.drained {
-                if let Err(e) = self.ready(&nodes[*i], self.health_timeout()).await {
-                    hosts[*i].error = Some(format!("{}; putting it back: {}", hosts[*i].error.as_deref().unwrap_or(""), e.message));
-                }
+            if !o.switched
+                && o.drained
+                && let Err(e) = self.ready(&nodes[*i], self.health_timeout()).await
+            {
+                hosts[*i].error = Some(format!("{}; putting it back: {}", hosts[*i].error.as_deref().unwrap_or(""), e.message));
             }
         }
         let mut back: Vec<usize> = failed.iter().filter(|(_, o)| o.switched).map(|(i, _)| *i).collect();
@@ -158,8 +159,16 @@ impl Deploy<'_> {
         let mut start = 0;
         while start < can.len() {
             let chunk = &can[start..(start + size).min(can.len())];
-            let (failed, stopped) =
-                self.batches(nodes, chunk, size, hosts, |i| goals[i].clone().expect("checked"), "rolled_back", "rollback_failed").await;
+            let (failed, stopped) = self
+                .batches(
+                    nodes,
+                    chunk,
+                    size,
+                    hosts,
+                    |i| goals[i].clone().expect("`can` holds only hosts with a goal"),
+                    ("rolled_back", "rollback_failed"),
+                )
+                .await;
             stuck |= failed.is_some();
             if stopped.is_some() {
                 return (true, stopped);
@@ -179,8 +188,7 @@ impl Deploy<'_> {
         size: usize,
         hosts: &mut [HostReport],
         goal: impl Fn(usize) -> Goal,
-        ok_status: &'static str,
-        failed_status: &'static str,
+        (ok_status, failed_status): (&'static str, &'static str),
     ) -> (Option<Vec<(usize, Outcome)>>, Option<String>) {
         for chunk in which.chunks(size) {
             if self.env.is_cancelled() {

@@ -66,11 +66,11 @@ impl Deploy<'_> {
                 return out;
             }
         }
-        if self.c.health_check.is_some() {
-            if let Err(why) = timed(&mut out.took, "health", self.healthy(node, goal.revision.as_deref())).await {
-                fail(&mut out, "health check", why);
-                return out;
-            }
+        if self.c.health_check.is_some()
+            && let Err(why) = timed(&mut out.took, "health", self.healthy(node, goal.revision.as_deref())).await
+        {
+            fail(&mut out, "health check", why);
+            return out;
         }
         if let Err(e) = timed(&mut out.took, "ready", self.ready(node, self.health_timeout())).await {
             fail(&mut out, "ready", e.message);
