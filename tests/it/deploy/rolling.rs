@@ -108,4 +108,16 @@ fn halt_leaves_the_updated_hosts_and_the_failed_one_drained() {
     }
     assert_eq!(tally.failed, 0, "requests failed: {:?}", tally.failures);
     s.assert_no_dangling();
+
+    // A server HAProxy does not know is found before anything moves.
+    std::thread::sleep(std::time::Duration::from_millis(1000)); // a new release id
+    s.write(&format!("    batch_size: 1\n{}", s.haproxy_block().replace("backend: app", "backend: nope")));
+    let out = s.sb.run(&["run", "p.yaml", "--format", "json", "--param", "revision=v2"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let reason = finished(&events(&out.stdout), "deploy")["reason"].as_str().unwrap().to_owned();
+    assert!(
+        reason.starts_with("nothing was switched: haproxy") && reason.contains("lists no server `web-1` in backend `nope`"),
+        "{reason}"
+    );
+    assert_eq!((s.app("web-1").current(), s.app("web-4").current()), (release, SEED.to_owned()));
 }

@@ -38,6 +38,20 @@ impl Deploy<'_> {
         self.c.load_balancer.as_ref().is_some_and(|lb| lb.haproxy.is_some() || lb.commands.is_some())
     }
 
+    /// Before anything moves: every host's server is in HAProxy's `show stat`
+    /// (a wrong `backend` or `server` found at the third batch would mean a rollback).
+    pub async fn check_balancer(&self, nodes: &[Node]) -> Result<(), StageError> {
+        let Some(h) = self.c.load_balancer.as_ref().and_then(|lb| lb.haproxy.as_ref()) else { return Ok(()) };
+        for node in nodes {
+            let s = server(self, h, node)?;
+            s.haproxy
+                .server(&s.backend, &s.server)
+                .await
+                .map_err(|e| StageError { message: format!("nothing was switched: {}", e.message), ..e })?;
+        }
+        Ok(())
+    }
+
     /// Takes the host out of rotation and waits until it serves no one.
     pub async fn drain(&self, node: &Node) -> Result<(), StageError> {
         let Some(lb) = &self.c.load_balancer else { return Ok(()) };

@@ -48,6 +48,7 @@ impl Runner for Run {
                 return Ok(outputs(&nodes, &views, &release, &revision, &hosts, |_| true));
             }
             check_prepared(&nodes, &views, &release, &revision)?;
+            d.check_balancer(&nodes).await?;
             let rolled = d.roll_out(&nodes, &views, &release, &revision).await;
             match rolled.error {
                 Some(e) => Err(StageError::permanent(e)),
@@ -127,6 +128,7 @@ pub fn rollback<'a>(env: &'a StageEnv<'a>, fleet: &'a Fleet, http: &'a HttpCap) 
             return Err(format!("host role `{}` has no hosts", d.c.hosts.value));
         }
         let views = d.inspect_all(&mut nodes, None).await.map_err(|e| e.message)?;
+        d.check_balancer(&nodes).await.map_err(|e| e.message)?;
         let goals: Vec<_> = views.iter().map(before_current).collect();
         let mut hosts: Vec<HostReport> = nodes
             .iter()
