@@ -56,6 +56,11 @@ Examples:
   slipway unlock pipelines/deploy.yaml
   slipway unlock pipelines/deploy.yaml --param environment=production";
 
+pub const ROLLBACK: &str = "\
+Examples:
+  slipway rollback pipelines/deploy.yaml --stage deploy
+  slipway rollback pipelines/deploy.yaml --stage deploy -p environment=production --limit 'web-*' --wait-lock=5m";
+
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;

@@ -7,6 +7,7 @@ mod help;
 mod load;
 mod plan_view;
 mod report;
+mod rollback;
 mod run;
 mod runs;
 mod schema;
@@ -92,11 +93,14 @@ pub enum Command {
     /// Break a pipeline's deploy lock.
     #[command(after_help = help::UNLOCK)]
     Unlock(unlock::Args),
+    /// Switch a deploy stage's hosts back to their previous release.
+    #[command(after_help = help::ROLLBACK)]
+    Rollback(rollback::Args),
 }
 
 pub fn run(cli: Cli) -> i32 {
     init_logging(cli.verbose, cli.log_format);
-    if !matches!(cli.command, Command::Run(_) | Command::Resume(_)) {
+    if !matches!(cli.command, Command::Run(_) | Command::Resume(_) | Command::Rollback(_)) {
         // Like other Unix tools: `slipway runs | head` ends quietly when head has
         // read enough. A run ignores that signal instead: a reader that goes away
         // must not stop a deploy halfway.
@@ -112,6 +116,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Resume(args) => run::resume(args),
         Command::Runs(args) => runs::run(args),
         Command::Unlock(args) => unlock::run(args),
+        Command::Rollback(args) => rollback::run(args),
     }
 }
 

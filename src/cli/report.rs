@@ -75,8 +75,9 @@ fn track(s: &mut Summary, e: &Event) {
         Event::StageFinished { stage, status, attempts, duration_ms, reason, outputs, .. } => {
             s.appear(stage);
             s.rows.insert(stage.clone(), (*status, *attempts, *duration_ms, reason.clone()));
-            if let Some(hosts) = outputs.get("hosts").and_then(|h| h.as_array()) {
-                s.hosts.insert(stage.clone(), hosts.iter().map(host_line).collect());
+            // A deploy's `hosts` are names; its `host_releases` say where each host is.
+            if let Some(hosts) = outputs.get("host_releases").or_else(|| outputs.get("hosts")).and_then(|h| h.as_array()) {
+                s.hosts.insert(stage.clone(), hosts.iter().filter(|h| h.is_object()).map(host_line).collect());
             }
         }
         Event::StageReused { stage, .. } => {
@@ -90,8 +91,10 @@ fn track(s: &mut Summary, e: &Event) {
 /// `  web-1  reboot pending  exit 35  1.2s`, from an entry of a `hosts` output.
 fn host_line(h: &serde_json::Value) -> String {
     let status = h["status"].as_str().unwrap_or("?").replace('_', " ");
-    let exit = h["exit_code"].as_i64().map(|c| format!("exit {c}")).unwrap_or_default();
-    format!("  {:<16} {status:<15} {exit:<9} {}", h["name"].as_str().unwrap_or("?"), fmt_ms(h["duration_ms"].as_u64().unwrap_or(0)))
+    let exit = h["exit_code"].as_i64().map(|c| format!("exit {c}"));
+    let exit = exit.or_else(|| h["release"].as_str().map(|r| format!("release {r}"))).unwrap_or_default();
+    let took = h["duration_ms"].as_u64().map(fmt_ms).unwrap_or_default();
+    format!("  {:<16} {status:<15} {exit:<9} {took}", h["name"].as_str().unwrap_or("?")).trim_end().to_owned()
 }
 
 fn live_view(mp: &MultiProgress, bars: &mut BTreeMap<String, ProgressBar>, e: &Event) {

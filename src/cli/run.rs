@@ -135,7 +135,7 @@ pub struct ResumeArgs {
 /// would only add cross-thread wake-ups (measured on the `cargo xtask bench
 /// exec` DAG of 1,000 `true` stages, 2 at a time: 484 ms with two workers, 431 ms
 /// with one thread). Journal fsyncs run on the blocking pool beside it.
-fn runtime() -> tokio::runtime::Runtime {
+pub(super) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime")
 }
 
@@ -149,7 +149,7 @@ fn load_with_params(file: &Path, given: &[String], limit: Option<&str>) -> Resul
 }
 
 /// Keeps only the hosts `--limit` selects: a plan or a run then sees no others.
-fn limit_hosts(checked: &mut Checked, limit: Option<&str>) -> Result<(), Failure> {
+pub(super) fn limit_hosts(checked: &mut Checked, limit: Option<&str>) -> Result<(), Failure> {
     let (Some(text), Some(pipeline)) = (limit, checked.pipeline.as_mut()) else { return Ok(()) };
     let limit = slipway_core::model::HostLimit::parse(text).map_err(|e| Failure::new(Why::LimitInvalid, e))?;
     let unmatched = limit.apply(&mut pipeline.hosts);

@@ -231,19 +231,50 @@ fn the_local_demo_runs_end_to_end() {
     let work = sb.path("work");
     let demo = crate::support::root().join("pipelines/local-demo.yaml");
     let state = sb.path(".slipway");
-    let out = sb.run(&[
-        "run",
-        demo.to_str().unwrap(),
-        "--state-dir",
-        state.to_str().unwrap(),
-        "--param",
-        &format!("workdir={}", work.display()),
-        "--param",
-        "version=9.9.9",
-    ]);
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", demo.to_str().unwrap(), "--state-dir", state.to_str().unwrap()];
+        args.extend(extra);
+        sb.run(&args)
+    };
+    let workdir = format!("workdir={}", work.display());
+    let on = |host: &str| {
+        let target = std::fs::read_link(work.join(format!("hosts/{host}/current"))).unwrap();
+        target.file_name().unwrap().to_string_lossy().into_owned()
+    };
+    let out = run(&["--param", &workdir, "--param", "version=9.9.9"]);
     assert_eq!(out.status.code(), Some(0), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert_eq!(std::fs::read_to_string(work.join("current/app.txt")).unwrap(), "demo 9.9.9\n");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("deploy of 9.9.9 finished: succeeded"));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let first = on("demo-1");
+    for host in ["demo-1", "demo-2"] {
+        assert_eq!(std::fs::read_to_string(work.join(format!("hosts/{host}/current/app.txt"))).unwrap(), "demo 9.9.9\n");
+        assert_eq!(on(host), first, "one release on both hosts");
+        assert!(stdout.contains(&format!("[{host}] on release ")), "{stdout}");
+    }
+    assert!(stdout.contains("deploy of 9.9.9 finished: succeeded"), "{stdout}");
+    let lb = std::fs::read_to_string(work.join("lb.log")).unwrap();
+    assert_eq!(
+        lb.lines().map(|l| l.split_once(' ').unwrap().1).collect::<Vec<_>>(),
+        [
+            "demo-1 leaves the load balancer",
+            "demo-1 is back in the load balancer",
+            "demo-2 leaves the load balancer",
+            "demo-2 is back in the load balancer"
+        ]
+    );
+
+    // The README's second run: demo-2's new release fails its health check; both hosts go back.
+    std::thread::sleep(std::time::Duration::from_millis(1000)); // a release per second: the next run is named anew
+    let out = run(&["--param", &workdir, "--param", "version=9.9.10", "--param", "break=demo-2"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(stdout.contains("[demo-2] failed: health check: `/version` is `broken`, not `9.9.10`"), "{stdout}");
+    assert!(stdout.contains("rolled back to the previous release"), "{stdout}");
+    assert!(stdout.contains("deploy of 9.9.10 finished: failed"), "{stdout}");
+    for host in ["demo-1", "demo-2"] {
+        assert_eq!(on(host), first, "{host} is back on 9.9.9");
+        assert!(stdout.contains(&format!("{host} is on release {first}: demo 9.9.9")), "{stdout}");
+    }
+
     // When the build fails, the server is still (not) stopped and the report still goes out.
     let out = sb.run(&["run", demo.to_str().unwrap(), "--state-dir", state.to_str().unwrap(), "--param", "workdir=/proc/nope"]);
     assert_eq!(out.status.code(), Some(1));

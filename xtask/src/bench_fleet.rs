@@ -15,7 +15,7 @@ use crate::bench::{median_of, ms};
 use crate::root;
 
 #[path = "../../tests/it/fleet_harness.rs"]
-mod fleet_harness;
+pub(crate) mod fleet_harness;
 
 use fleet_harness::Fleet;
 
@@ -85,6 +85,7 @@ pub fn fleet(args: &[&str]) -> Result<()> {
     println!(
         "\nratio: Slipway warm over ansible-playbook with the `command` module (the usual way to run a command); target 1/10 or better"
     );
+    crate::bench_deploy::deploy(&bin, if quick { 3 } else { 6 })?;
     Ok(())
 }
 

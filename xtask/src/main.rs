@@ -3,6 +3,7 @@
 
 mod bench;
 mod bench_changelog;
+mod bench_deploy;
 mod bench_exec;
 mod bench_fleet;
 mod fuzz;

@@ -130,6 +130,7 @@ mod tests {
             HealthCheck,
             HaproxyDrain,
             LoadBalancer,
+            BalancerCommands,
             MigrateConfig,
             ChangelogConfig,
             DeploymentInfo,

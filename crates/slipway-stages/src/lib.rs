@@ -13,7 +13,7 @@ mod transport;
 
 use slipway_core::kinds::Kind;
 use slipway_core::model::Pipeline;
-use slipway_engine::runtime::{BoxFuture, Outputs, Planner, Planners, Runner, Runners, StageEnv, StageError};
+use slipway_engine::runtime::{BoxFuture, Planner, Planners, Runner, Runners, StageEnv};
 
 use kinds::{audit_ticket, changelog, converge, deploy, http, marker, migrate, notify, shell};
 
@@ -42,6 +42,7 @@ impl Planners for Planning {
 /// Runners, with the capabilities they act through.
 pub struct Live {
     shell: shell::Run,
+    deploy: deploy::Run,
     converge: converge::Run,
     migrate: migrate::Run,
     http: http::Run,
@@ -49,7 +50,6 @@ pub struct Live {
     audit_ticket: audit_ticket::Run,
     marker: marker::Run,
     notify: notify::Run,
-    unsupported: Unsupported,
 }
 
 impl Live {
@@ -77,6 +77,7 @@ impl Live {
         let http = HttpCap::new(read_only);
         Live {
             shell: shell::Run { allowed: !read_only, fleet: fleet.clone(), earlier: Default::default() },
+            deploy: deploy::Run { fleet: fleet.clone(), http: http.clone() },
             converge: converge::Run { fleet: fleet.clone(), earlier: Default::default() },
             migrate: migrate::Run { fleet },
             http: http::Run { http: http.clone() },
@@ -84,7 +85,6 @@ impl Live {
             audit_ticket: audit_ticket::Run { http: http.clone() },
             marker: marker::Run::new(http.clone()),
             notify: notify::Run::new(http),
-            unsupported: Unsupported,
         }
     }
 }
@@ -106,12 +106,20 @@ impl Runners for Live {
             Kind::Notify => &self.notify,
             Kind::Converge => &self.converge,
             Kind::Migrate => &self.migrate,
-            Kind::Deploy => &self.unsupported,
+            Kind::Deploy => &self.deploy,
         }
     }
 
     fn can_run(&self, kind: Kind) -> bool {
         can_run(kind)
+    }
+}
+
+impl Live {
+    /// `slipway rollback`: the deploy stage's hosts back to their previous
+    /// release. `Ok` (the report) when every host is back and healthy.
+    pub fn rollback<'a>(&'a self, env: &'a StageEnv<'a>) -> BoxFuture<'a, Result<String, String>> {
+        deploy::rollback(env, &self.deploy.fleet, &self.deploy.http)
     }
 }
 
@@ -157,12 +165,11 @@ fn private_dir(dir: std::path::PathBuf) -> Result<std::path::PathBuf, String> {
 /// Whether this version can run a kind for real.
 pub fn can_run(kind: Kind) -> bool {
     match kind {
-        Kind::Shell | Kind::Http | Kind::Converge | Kind::Migrate => true,
+        Kind::Shell | Kind::Http | Kind::Converge | Kind::Migrate | Kind::Deploy => true,
         Kind::Changelog => changelog::RUNS,
         Kind::AuditTicket => audit_ticket::RUNS,
         Kind::Marker => marker::RUNS,
         Kind::Notify => notify::RUNS,
-        Kind::Deploy => false,
     }
 }
 
@@ -175,16 +182,6 @@ pub fn unsupported_stages(pipeline: &Pipeline) -> Vec<String> {
         }
     }
     out
-}
-
-struct Unsupported;
-
-impl Runner for Unsupported {
-    fn run<'a>(&'a self, env: &'a StageEnv<'a>) -> BoxFuture<'a, Result<Outputs, StageError>> {
-        Box::pin(
-            async move { Err(StageError::permanent(format!("kind `{}` cannot run in this version of Slipway", env.stage.kind.value))) },
-        )
-    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,8 @@ use indexmap::IndexMap;
 
 use super::checks::{self, exactly_one, span_of};
 use super::{CheckContext, KindSpec, OutputDecl, OutputType};
-use crate::decode::{Bounded, DurationValue, Key, Spanned};
+use crate::decode::{Bounded, DurationValue, Key, Portion, Spanned};
+use crate::diagnostic::{Code, Diagnostic};
 use crate::template::{Command, Template};
 use crate::{config_struct, string_enum};
 
@@ -20,6 +21,22 @@ string_enum! {
     }
 }
 
+string_enum! {
+    default All;
+    /// Which part of a deploy a stage does: all of it, or half, so that a
+    /// migration can run between the halves (Capistrano's order).
+    pub enum DeployPhase {
+        /// Prepare the release on every host, then switch batch by batch (the default).
+        All = "all",
+        /// Only make and fill the release on every host (fetch, shared links,
+        /// `build`); nothing running is touched. Outputs `release` and `release_path`.
+        Prepare = "prepare",
+        /// Only switch to the prepared `release`, batch by batch: drain, switch,
+        /// restart, health check, ready; rolled back on failure.
+        Switch = "switch",
+    }
+}
+
 config_struct! {
     /// A git repository checked out into each release.
     pub struct GitCheckout {
@@ -30,8 +47,10 @@ config_struct! {
 }
 
 config_struct! {
-    /// A tarball unpacked into each release.
+    /// A tarball unpacked into each release. Each host downloads it itself
+    /// (with `curl`), checks it and unpacks it with `tar`.
     pub struct ArtifactSource {
+        /// `https://`, `http://` or `file://` (a path on the host).
         pub url: Template,
         /// Expected SHA-256 of the download, hex.
         pub sha256: Option<Template>,
@@ -89,9 +108,22 @@ config_struct! {
 }
 
 config_struct! {
-    /// Load balancers to drain hosts from while they are updated.
+    /// Commands that take a host out of a load balancer and put it back,
+    /// rendered per host and run on the machine Slipway runs on.
+    pub struct BalancerCommands {
+        /// Takes `{{ host.name }}` out of rotation; it should return once the
+        /// host has no more requests in flight.
+        pub drain: Command,
+        /// Puts the host back into rotation.
+        pub ready: Command,
+    }
+}
+
+config_struct! {
+    /// The load balancer hosts leave while they are updated: `haproxy` or `commands`, exactly one.
     pub struct LoadBalancer {
-        pub haproxy: HaproxyDrain,
+        pub haproxy: Option<Spanned<HaproxyDrain>>,
+        pub commands: Option<Spanned<BalancerCommands>>,
     }
 }
 
@@ -112,14 +144,22 @@ config_struct! {
         /// The graceful reload after the switch, e.g. `kill -USR2 $(cat tmp/puma.pid)`.
         pub restart: Option<Command>,
         pub health_check: Option<HealthCheck>,
-        /// Hosts updated at once (default 1).
-        pub batch_size: Option<Bounded<1, 10000>>,
+        /// Hosts updated at once (default 1): a count (`2`) or a share of the
+        /// role (`"25%"`, rounded down, at least 1).
+        pub batch_size: Option<Portion>,
         pub load_balancer: Option<LoadBalancer>,
         /// `rollback` (default) or `halt`.
         #[serde(default)]
         pub on_failure: OnFailure,
         #[serde(default)]
         pub env: IndexMap<Key, Template>,
+        /// `all` (default), `prepare` (only stage the release on every host) or
+        /// `switch` (only switch to a `release` an earlier `prepare` stage made).
+        #[serde(default)]
+        pub phase: DeployPhase,
+        /// With `phase: switch`: the release to switch to, e.g.
+        /// `"{{ stages.code.outputs.release }}"`.
+        pub release: Option<Template>,
     }
 }
 
@@ -135,6 +175,13 @@ impl KindSpec for DeployConfig {
             OutputDecl::new("previous_revision", OutputType::String, "the revision it replaced"),
             OutputDecl::new("hosts", OutputType::List, "hosts now on the new release"),
             OutputDecl::new("rolled_back", OutputType::Bool, "true when a failure rolled hosts back"),
+            OutputDecl::new(
+                "release_path",
+                OutputType::String,
+                "the release's folder on the hosts (the first host's, when `deploy_to` differs)",
+            ),
+            OutputDecl::new("host_releases", OutputType::List, "each host's name, the release it is on, and what happened to it")
+                .with_fields(HOST_RELEASE_FIELDS),
         ]
     }
 
@@ -142,7 +189,45 @@ impl KindSpec for DeployConfig {
         let s = &self.source;
         exactly_one(cx, &[("git", span_of(&s.git)), ("artifact", span_of(&s.artifact)), ("command", span_of(&s.command))]);
         if let Some(a) = &s.artifact {
-            checks::url(cx, &a.url, &["http", "https"]);
+            checks::url(cx, &a.url, &["http", "https", "file"]);
+        }
+        if let Some(lb) = &self.load_balancer {
+            exactly_one_balancer(cx, lb);
+        }
+        if let Some(Portion::Count(0) | Portion::Percent(0)) = self.batch_size {
+            cx.push(
+                Diagnostic::error(Code::OutOfRange, cx.stage_span(), "`batch_size` is 0: no host would ever be updated")
+                    .with_help("use at least 1 (or `1%`, which updates one host at a time)"),
+            );
+        }
+        if let Some(shared) = &self.shared {
+            for path in shared.files.iter().chain(&shared.dirs) {
+                if !is_plain_relative(path) {
+                    cx.push(
+                        Diagnostic::error(
+                            Code::InvalidValue,
+                            cx.stage_span(),
+                            format!("shared path `{path}` must stay inside the release"),
+                        )
+                        .with_help("write a relative path without `..`, such as `config/database.yml` or `tmp/pids`"),
+                    );
+                }
+            }
+        }
+        match (self.phase, &self.release) {
+            (DeployPhase::Switch, None) if !cx.has_decode_errors => cx.push(
+                Diagnostic::error(
+                    Code::MissingField,
+                    cx.stage_span(),
+                    format!("stage `{}` has `phase: switch` but no `release`", cx.stage.value),
+                )
+                .with_help("add `release: \"{{ stages.<prepare stage>.outputs.release }}\"`, naming the stage with `phase: prepare`"),
+            ),
+            (DeployPhase::All | DeployPhase::Prepare, Some(r)) => cx.push(
+                Diagnostic::error(Code::ConflictingFields, r.span, "`release` is only read with `phase: switch`")
+                    .with_help("add `phase: switch`, or remove `release`: other phases make their own release"),
+            ),
+            _ => {}
         }
         if let Some(h) = &self.health_check {
             checks::url(cx, &h.url, &["http", "https"]);
@@ -150,5 +235,46 @@ impl KindSpec for DeployConfig {
                 checks::pointer(cx, p);
             }
         }
+    }
+}
+
+/// The fields of each entry of a deploy's `host_releases` output.
+pub const HOST_RELEASE_FIELDS: &[&str] = &["name", "release", "status"];
+
+/// One of `haproxy` and `commands`; the error points at the load balancer's stage.
+fn exactly_one_balancer(cx: &mut CheckContext<'_>, lb: &LoadBalancer) {
+    match (&lb.haproxy, &lb.commands) {
+        (None, None) if !cx.has_decode_errors => cx.push(
+            Diagnostic::error(Code::MissingField, cx.stage_span(), format!("the `load_balancer` of stage `{}` is empty", cx.stage.value))
+                .with_help("add `haproxy` (its runtime API) or `commands` (`drain` and `ready`)"),
+        ),
+        (Some(h), Some(c)) => cx.push(
+            Diagnostic::error(Code::ConflictingFields, c.span, "`commands` and `haproxy` exclude each other")
+                .with_secondary(h.span, "`haproxy` is set here")
+                .with_help("keep only one of `haproxy` or `commands`"),
+        ),
+        _ => {}
+    }
+}
+
+/// A path inside a release: relative, no `..`, not empty.
+fn is_plain_relative(path: &str) -> bool {
+    let path = path.trim_end_matches('/');
+    !path.is_empty() && !path.starts_with('/') && path.split('/').all(|part| !part.is_empty() && part != "..")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_plain_relative;
+
+    #[test]
+    fn shared_paths_stay_inside_the_release() {
+        assert!(is_plain_relative("config/database.yml"));
+        assert!(is_plain_relative("tmp/pids/"));
+        assert!(is_plain_relative(".env"));
+        assert!(!is_plain_relative("/etc/passwd"));
+        assert!(!is_plain_relative("../x"));
+        assert!(!is_plain_relative("a//b"));
+        assert!(!is_plain_relative(""));
     }
 }

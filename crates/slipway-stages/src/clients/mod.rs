@@ -9,6 +9,7 @@ pub mod elasticsearch;
 pub mod git;
 pub mod github;
 pub mod grafana;
+pub mod haproxy;
 pub mod jira;
 pub mod mattermost;
 pub mod redis;

@@ -174,10 +174,3 @@ impl HttpCap {
         }
     }
 }
-
-/// An HTTP effect for a plan from its parts (for planners that describe a
-/// request they do not send themselves).
-pub fn http_effect(method: &str, url: String, headers: Vec<(String, String)>, body: Option<String>) -> Effect {
-    let method = Method::from_bytes(method.as_bytes()).unwrap_or(Method::GET);
-    Request { method, url, headers, body, json: None }.effect()
-}
