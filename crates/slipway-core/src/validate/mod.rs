@@ -6,6 +6,8 @@ mod references;
 mod semantic;
 mod suggest;
 
+pub(crate) use references::untrusted_output;
+
 use crate::dag::Dag;
 use crate::decode::Decoder;
 use std::collections::{BTreeMap, HashMap};
