@@ -337,3 +337,14 @@ fn names_from_other_tools_get_the_slipway_name() {
         assert_eq!(helps(&text, "unknown-helper")[0].1, format!("did you mean `{ours}`?"), "{theirs}");
     }
 }
+
+#[test]
+fn helper_arguments_are_checked_before_the_run() {
+    // Before: `{{ replace 'a' }}` passed validate and failed at run time.
+    let text = |t: &str| format!("version: 1\nname: x\nstages:\n  a:\n    kind: shell\n    run: \"echo {t}\"\n");
+    let found = helps(&text("{{ replace 'a' }}"), "helper-arguments");
+    assert_eq!(found, [("`replace` takes 3 arguments, found 1".to_owned(), "write `{{ replace TEXT FROM TO }}`".to_owned())]);
+    let found = helps(&text("{{#each}}x{{/each}}"), "helper-arguments");
+    assert_eq!(found, [("`each` takes 1 argument, found 0".to_owned(), "write `{{#each LIST}}…{{/each}}`".to_owned())]);
+    assert_eq!(helps(&text("{{ join (concat 'a' 'b') ', ' }}"), "helper-arguments"), []);
+}

@@ -3,7 +3,7 @@
 //! section and per stage kind, each kind's outputs, and a section for every type
 //! a field can have. Every field's description is its own doc comment, whole.
 
-mod examples;
+pub(crate) mod examples;
 
 use serde_json::{Map, Value};
 

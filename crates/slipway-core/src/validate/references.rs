@@ -158,8 +158,7 @@ impl StageScope<'_> {
             Some(max) => format!("{} to {max} arguments", sig.min),
             None => format!("at least {}", plural(sig.min, "argument")),
         };
-        let written =
-            if sig.block { format!("{{{{{} }}}}…{{{{/{}}}}}", sig.usage, sig.name) } else { format!("{{{{ {} }}}}", sig.usage) };
+        let written = if sig.block { format!("{{{{{}}}}}…{{{{/{}}}}}", sig.usage, sig.name) } else { format!("{{{{ {} }}}}", sig.usage) };
         self.out.push(
             Diagnostic::error(Code::HelperArguments, call.span, format!("`{}` takes {takes}, found {}", sig.name, call.args))
                 .with_label(if few { "an argument is missing here" } else { "extra arguments would be ignored" })
@@ -364,4 +363,32 @@ fn plural(n: usize, what: &str) -> String {
 /// An environment variable name for a template path: `stages.log.outputs.commits` -> `COMMITS`.
 fn env_name(path: &str) -> String {
     path.rsplit('.').next().unwrap_or("VALUE").to_ascii_uppercase().replace('-', "_")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reference::examples;
+
+    #[test]
+    fn text_outputs_are_untrusted_unless_slipway_makes_them() {
+        // every entry still names an output its kind declares (a rename would silently trust nothing)
+        for (kind, name, ty) in FROM_THE_FILE {
+            let outputs = examples::outputs(*kind).unwrap();
+            assert!(outputs.iter().any(|o| o.name == *name && o.ty == *ty), "{kind}: no {ty:?} output `{name}`");
+        }
+        // a shell stage's own outputs are what its command wrote, whatever they are called
+        let shell = examples::outputs(Kind::Shell).unwrap();
+        let declared = shell.iter().find(|o| o.name == examples::DECLARED).unwrap();
+        assert!(untrusted_output(Kind::Shell, declared));
+        let mut named_hosts = declared.clone();
+        named_hosts.name = "hosts".into();
+        assert!(untrusted_output(Kind::Shell, &named_hosts), "a declared `hosts` is text, not the host list");
+        // an output a kind adds is untrusted until listed; numbers and booleans never are
+        for kind in [Kind::Deploy, Kind::Http, Kind::Notify] {
+            assert!(untrusted_output(kind, &OutputDecl::new("new_text", OutputType::String, "")));
+            assert!(untrusted_output(kind, &OutputDecl::new("new_list", OutputType::List, "")));
+            assert!(!untrusted_output(kind, &OutputDecl::new("new_count", OutputType::Number, "")));
+        }
+    }
 }
