@@ -54,10 +54,12 @@ pub fn run(args: Args) -> i32 {
         match files::read(&target.path) {
             Ok(Contents::Bytes(bytes)) if target.found => match check_found(&name, &bytes) {
                 Some(c) => checked.push(c),
-                None => skipped += 1,
+                None => skipped += skip(&name),
             },
             Ok(Contents::Bytes(bytes)) => checked.push(check_bytes(&name, &bytes)),
-            Ok(Contents::TooLarge) if target.found && !found_looks_like_pipeline(&files::head(&target.path, 64 << 10)) => skipped += 1,
+            Ok(Contents::TooLarge) if target.found && !found_looks_like_pipeline(&files::head(&target.path, 64 << 10)) => {
+                skipped += skip(&name)
+            }
             Ok(Contents::TooLarge) => checked.push(Checked::too_large(&name)),
             Err(e) => {
                 eprintln!("error: {e}");
@@ -92,6 +94,12 @@ pub fn run(args: Args) -> i32 {
     } else {
         exit::OK
     }
+}
+
+/// Notes a found file that is not a pipeline (shown with `-v`); counts one.
+fn skip(name: &str) -> usize {
+    tracing::debug!("skipped {name}: not a pipeline");
+    1
 }
 
 /// `2 YAML files skipped: not pipelines`: files found in a folder that are

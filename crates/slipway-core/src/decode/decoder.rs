@@ -160,7 +160,7 @@ impl<'n> Fields<'n> {
     /// Reports every key not in `known` (and every non-text key). `what` names the
     /// place for the message, e.g. "a `shell` stage".
     pub fn finish(&self, cx: &mut Decoder, known: &[&str], what: &str) {
-        for (key, _) in self.entries {
+        for (key, value) in self.entries {
             let Some(name) = key.scalar().map(|s| s.text.as_str()) else {
                 cx.wrong_type(key, "a text key");
                 continue;
@@ -174,7 +174,13 @@ impl<'n> Fields<'n> {
                 _ => String::new(),
             };
             if known.contains(&"kind") && matches!(name, "with" | "inputs") {
-                let help = "a stage takes its fields directly: write them beside `kind`, without the `with:` level";
+                // the fields inside are this stage's: they are not also missing
+                if let Value::Map(inner) = &value.value {
+                    let moved = inner.iter().filter_map(|(k, _)| k.as_str()).filter(|k| known.contains(k) && self.find(k).is_none());
+                    let at = self.node.span.start;
+                    cx.typos.extend(moved.map(|k| (at, k.to_owned())).collect::<Vec<_>>());
+                }
+                let help = format!("a stage takes its fields directly: write them beside `kind`, without the `{name}:` level");
                 cx.push(Diagnostic::error(Code::UnknownField, key.span, format!("unknown field `{name}`{place}")).with_help(help));
                 continue;
             }

@@ -117,7 +117,7 @@ fn enum_fields_show_their_values_and_no_type_is_any() {
     let rows = field_rows(&md);
     assert!(rows.len() > 150, "{} rows", rows.len());
     for [field, ty, ..] in &rows {
-        assert!(!ty.is_empty() && !ty.contains("any"), "{field}: type `{ty}`");
+        assert!(!ty.is_empty() && ty != "any" && !ty.starts_with("any "), "{field}: type `{ty}`");
     }
     let schema = schema();
     let defs = schema["definitions"].as_object().unwrap();
