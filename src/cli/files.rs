@@ -7,28 +7,83 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// Files named directly, plus every `*.yaml`/`*.yml` directly inside named folders,
-/// sorted. Errors name the path that could not be read.
-pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+/// A file to check, and how it was given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub path: PathBuf,
+    /// Found inside a named folder (checked only if it is a pipeline), rather
+    /// than named itself (always checked).
+    pub found: bool,
+}
+
+/// Folders a search never enters besides hidden ones: build output and
+/// installed packages, which hold YAML that is never a pipeline.
+const SKIPPED_FOLDERS: &[&str] = &["target", "node_modules"];
+
+/// Files named directly, plus every `*.yaml`/`*.yml` inside named folders and
+/// their subfolders, as linters search: hidden files and folders (`.git`,
+/// `.github`, `.slipway`) and [`SKIPPED_FOLDERS`] are left out, and symlinked
+/// folders are not followed (no loops). Sorted per folder. Errors name the path
+/// that could not be read.
+pub fn expand(paths: &[PathBuf]) -> Result<Vec<Target>, String> {
     let mut out = Vec::new();
     for path in paths {
         if path.is_dir() {
-            let entries = std::fs::read_dir(path).map_err(|e| format!("cannot read directory {}: {e}", path.display()))?;
-            let mut found: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file() && is_yaml(p)).collect();
-            if found.is_empty() {
-                return Err(format!("no *.yaml or *.yml files in {}", path.display()));
+            let before = out.len();
+            search(path, &mut out)?;
+            if out.len() == before {
+                return Err(format!("no *.yaml or *.yml files in {} or its subfolders", path.display()));
             }
-            found.sort();
-            out.extend(found);
         } else {
-            out.push(path.clone());
+            out.push(Target { path: path.clone(), found: false });
         }
     }
     Ok(out)
 }
 
+/// Walks a folder tree without recursion (a deep tree cannot overflow the stack).
+fn search(root: &Path, out: &mut Vec<Target>) -> Result<(), String> {
+    let mut folders = vec![root.to_path_buf()];
+    while let Some(dir) = folders.pop() {
+        let entries = std::fs::read_dir(&dir).map_err(|e| format!("cannot read directory {}: {e}", dir.display()))?;
+        let mut files = Vec::new();
+        let mut subfolders = Vec::new();
+        for entry in entries.filter_map(Result::ok) {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') {
+                continue;
+            }
+            let Ok(kind) = entry.file_type() else { continue };
+            let path = entry.path();
+            if kind.is_dir() {
+                if !SKIPPED_FOLDERS.contains(&name.as_ref()) {
+                    subfolders.push(path);
+                }
+            } else if is_yaml(&path) && path.is_file() {
+                files.push(path);
+            }
+        }
+        files.sort();
+        out.extend(files.into_iter().map(|path| Target { path, found: true }));
+        // popped last first: subfolders are searched in name order
+        subfolders.sort_by(|a, b| b.cmp(a));
+        folders.extend(subfolders);
+    }
+    Ok(())
+}
+
 fn is_yaml(p: &Path) -> bool {
     matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+}
+
+/// The first `n` bytes of a file (for a look at a file too large to read).
+pub fn head(path: &Path, n: usize) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(n);
+    if let Ok(file) = File::open(path) {
+        let _ = file.take(n as u64).read_to_end(&mut bytes);
+    }
+    bytes
 }
 
 /// What reading a pipeline file gave.

@@ -4,7 +4,8 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use slipway_core::render;
-use slipway_core::{Checked, check_bytes};
+use slipway_core::validate::found_looks_like_pipeline;
+use slipway_core::{Checked, check_bytes, check_found};
 
 use super::exit;
 use super::files::{self, Contents};
@@ -23,7 +24,9 @@ pub enum Format {
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Pipeline files, or folders of them.
+    /// Pipeline files, or folders to search with their subfolders (hidden ones
+    /// and `target/` left out); YAML found there that is not a pipeline is
+    /// skipped and counted.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
     /// How to print the problems found.
@@ -38,7 +41,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> i32 {
-    let paths = match files::expand(&args.paths) {
+    let targets = match files::expand(&args.paths) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("error: {e}");
@@ -47,19 +50,37 @@ pub fn run(args: Args) -> i32 {
     };
     let mut checked = Vec::new();
     let mut io_failed = false;
-    for path in &paths {
-        match files::read(path) {
-            Ok(Contents::Bytes(bytes)) => checked.push(check_bytes(&path.display().to_string(), &bytes)),
-            Ok(Contents::TooLarge) => checked.push(Checked::too_large(&path.display().to_string())),
+    let mut skipped = 0usize;
+    for target in &targets {
+        let name = target.path.display().to_string();
+        match files::read(&target.path) {
+            Ok(Contents::Bytes(bytes)) if target.found => match check_found(&name, &bytes) {
+                Some(c) => checked.push(c),
+                None => skipped += skip(&name),
+            },
+            Ok(Contents::Bytes(bytes)) => checked.push(check_bytes(&name, &bytes)),
+            Ok(Contents::TooLarge) if target.found && !found_looks_like_pipeline(&files::head(&target.path, 64 << 10)) => {
+                skipped += skip(&name)
+            }
+            Ok(Contents::TooLarge) => checked.push(Checked::too_large(&name)),
             Err(e) => {
                 eprintln!("error: {e}");
                 io_failed = true;
+                if args.format != Format::Human {
+                    // machines read a file that could not be read as an `io` diagnostic
+                    checked.push(Checked::unreadable(&name, e));
+                }
             }
         }
     }
     let stdout = std::io::stdout();
     let color = args.color.enabled(&stdout);
-    let text = render_all(&checked, args.format, color);
+    let text = match args.format {
+        // the read error is on stderr; "0 files checked: no problems" beside it would mislead
+        Format::Human if checked.is_empty() && io_failed => String::new(),
+        Format::Human if skipped > 0 => format!("{}{}\n", render_all(&checked, args.format, color), skipped_line(skipped)),
+        _ => render_all(&checked, args.format, color),
+    };
     let mut out = stdout.lock();
     let _ = out.write_all(text.as_bytes());
     let _ = out.flush();
@@ -75,6 +96,19 @@ pub fn run(args: Args) -> i32 {
     } else {
         exit::OK
     }
+}
+
+/// Notes a found file that is not a pipeline (shown with `-v`); counts one.
+fn skip(name: &str) -> usize {
+    tracing::debug!("skipped {name}: not a pipeline");
+    1
+}
+
+/// `2 YAML files skipped: not pipelines`: files found in a folder that are
+/// some other YAML (workflows, Compose files, configuration).
+fn skipped_line(n: usize) -> String {
+    let files = if n == 1 { "1 YAML file" } else { &format!("{n} YAML files") };
+    format!("{files} skipped: not pipelines")
 }
 
 pub fn render_all(checked: &[Checked], format: Format, color: bool) -> String {

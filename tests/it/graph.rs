@@ -30,3 +30,19 @@ fn invalid_pipeline_has_no_graph() {
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
 }
+
+#[test]
+fn a_dashed_edge_says_what_it_reads() {
+    // Before: every dashed edge was labelled "outputs", even one that reads `status`.
+    let dot = stdout(&slipway(&["graph", "--format", "dot", "pipelines/opentable.yaml"]));
+    assert!(dot.contains("\"deploy\" -> \"announce\" [style=dashed, label=\"status\"];"), "{dot}");
+    assert!(dot.contains("\"ccb_ticket\" -> \"announce\" [style=dashed, label=\"outputs.key\"];"), "{dot}");
+    assert!(
+        dot.contains("\"changelog\" -> \"ccb_ticket\" [style=dashed, label=\"outputs.commits, outputs.count, outputs.from, outputs.to\"];"),
+        "{dot}"
+    );
+    let mermaid = stdout(&slipway(&["graph", "pipelines/opentable.yaml"]));
+    assert!(mermaid.contains("s_deploy -.->|\"status\"| s_announce"), "{mermaid}");
+    assert!(mermaid.contains("s_pinned_build -.->|\"outputs.artifact_url, outputs.revision\"| s_deploy"), "{mermaid}");
+    assert!(!mermaid.contains("outputs .->") && !dot.contains("label=\"outputs\""), "no edge keeps the old generic label");
+}

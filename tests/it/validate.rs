@@ -209,3 +209,142 @@ fn past_100_of_one_code_the_rest_are_counted() {
     let human = stdout(&slipway(&["validate", path.to_str().unwrap()]));
     assert!(human.ends_with("1 file checked: 150 errors\n"), "{human}");
 }
+
+// ---- the first hour: folders, missing files, names from other tools ----
+
+#[test]
+fn a_folder_is_searched_with_its_subfolders_and_other_yaml_is_skipped() {
+    // Before: only the folder's own files were read, and each YAML file was
+    // checked as a pipeline, so a workflow or a Compose file was a list of errors.
+    let dir = crate::sandbox::Sandbox::new("search");
+    for sub in ["ci/deploy", ".github/workflows", "target/debug", "node_modules/x", "docs"] {
+        std::fs::create_dir_all(dir.path(sub)).unwrap();
+    }
+    let pipeline = "version: 1\nname: web\nstages:\n  build: { kind: shell, run: make }\n";
+    dir.write("web.yaml", pipeline);
+    dir.write("ci/deploy/api.yml", &pipeline.replace("web", "api"));
+    dir.write("ci/deploy/broken.yaml", "version: 1\nname: broken\nstages:\n  build: { kind: shel, run: make }\n");
+    // not pipelines: skipped and counted
+    dir.write("ci/compose.yaml", "version: '3.8'\nservices:\n  web: { image: nginx }\n");
+    dir.write("docs/mkdocs.yml", "site_name: Docs\nnav: [index.md]\n");
+    // never looked at: hidden folders, build output, installed packages
+    for hidden in [".github/workflows/ci.yml", "target/debug/x.yaml", "node_modules/x/y.yaml"] {
+        dir.write(hidden, "version: 1\nname: nope\nstages: {}\n");
+    }
+    let out = dir.run(&["validate", "."]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("ci/deploy/broken.yaml:4:") && text.contains("unknown stage kind `shel`"), "{text}");
+    assert!(!text.contains("nope") && !text.contains("compose") && !text.contains("mkdocs"), "{text}");
+    assert!(text.ends_with("3 files checked: 1 error\n2 YAML files skipped: not pipelines\n"), "{text}");
+    // JSON keeps its shape: the diagnostics of the files checked, nothing else
+    let json = dir.run(&["validate", "--format", "json", "."]);
+    assert_eq!(codes(&json), ["unknown-kind"]);
+    // a file named on its own is always checked
+    let named = dir.run(&["validate", "--format", "json", "ci/compose.yaml"]);
+    assert_eq!((named.status.code(), codes(&named)), (Some(1), vec!["not-a-pipeline".to_owned()]));
+}
+
+#[test]
+fn a_file_named_explicitly_that_belongs_to_another_tool_gets_one_diagnostic() {
+    // Before: a GitHub Actions workflow was reported as missing `version`,
+    // `name` and `stages`, with `on` and `jobs` as unknown fields.
+    for (file, tool) in [
+        ("tests/fixtures/invalid/106-github-actions-workflow.yaml", "a GitHub Actions workflow"),
+        ("tests/fixtures/invalid/107-gitlab-ci.yaml", "a GitLab CI file"),
+        ("tests/fixtures/invalid/108-docker-compose.yaml", "a Docker Compose file"),
+    ] {
+        let out = slipway(&["validate", "--format", "json", file]);
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let diags = json["diagnostics"].as_array().unwrap();
+        assert_eq!(diags.len(), 1, "{file}: {diags:?}");
+        assert_eq!(diags[0]["code"], "not-a-pipeline");
+        assert_eq!(diags[0]["message"], format!("this is {tool}, not a Slipway pipeline"));
+    }
+}
+
+#[test]
+fn a_missing_file_is_reported_as_the_error_alone() {
+    // Before: "0 files checked: no problems" was printed beside the read error.
+    let out = slipway(&["validate", "no/such/file.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(stdout(&out), "");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("error: cannot read no/such/file.yaml"), "{err}");
+    // beside a file that was read, the summary counts that file only
+    let both = slipway(&["validate", "no/such/file.yaml", "pipelines/reverb.yaml"]);
+    assert_eq!((both.status.code(), stdout(&both)), (Some(2), "1 file checked: no problems\n".to_owned()));
+    // machines get the failure in the fixed shape
+    let json = slipway(&["validate", "--format", "json", "no/such/file.yaml"]);
+    assert_eq!((json.status.code(), codes(&json)), (Some(2), vec!["io".to_owned()]));
+}
+
+/// The help line of each diagnostic of `code` in `text` validated as a file.
+fn helps(text: &str, code: &str) -> Vec<(String, String)> {
+    let dir = crate::sandbox::Sandbox::new("helps");
+    let path = dir.write("p.yaml", text);
+    let out = slipway(&["validate", "--format", "json", path.to_str().unwrap()]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    json["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["code"] == code)
+        .map(|d| (d["message"].as_str().unwrap().to_owned(), d["help"].as_str().unwrap_or_default().to_owned()))
+        .collect()
+}
+
+#[test]
+fn names_from_other_tools_get_the_slipway_name() {
+    // Before: `depends_on` or `timeout-minutes` got "remove it" with no pointer to `needs` or `timeout`.
+    let cases = [
+        ("depends_on", "needs"),
+        ("dependencies", "needs"),
+        ("depends", "needs"),
+        ("requires", "needs"),
+        ("retries", "retry"),
+        ("retryStrategy", "retry"),
+        ("retry_count", "retry"),
+        ("timeout-minutes", "timeout"),
+        ("timeout_minutes", "timeout"),
+        ("timeoutSeconds", "timeout"),
+        ("script", "run"),
+        ("command", "run"),
+    ];
+    for (theirs, ours) in cases {
+        let run = if ours == "run" { "" } else { "    run: make\n" };
+        let text = format!("version: 1\nname: x\nstages:\n  a:\n    kind: shell\n{run}    {theirs}: x\n");
+        let found = helps(&text, "unknown-field");
+        assert_eq!(found.len(), 1, "{theirs}: {found:?}");
+        assert!(found[0].1.starts_with(&format!("did you mean `{ours}`?")), "{theirs}: {found:?}");
+        // the field it stands for is not also reported missing
+        assert!(helps(&text, "missing-field").is_empty(), "{theirs}");
+    }
+    for theirs in ["steps", "jobs", "tasks"] {
+        let found = helps(&format!("version: 1\nname: x\n{theirs}:\n  a: {{ kind: shell, run: make }}\n"), "unknown-field");
+        assert_eq!(found[0].1, "did you mean `stages`? (a mapping of stage ids to stages)", "{theirs}");
+    }
+    for theirs in ["with", "inputs"] {
+        let found =
+            helps(&format!("version: 1\nname: x\nstages:\n  a:\n    kind: shell\n    {theirs}: {{ run: make }}\n"), "unknown-field");
+        assert!(found[0].1.starts_with("a stage takes its fields directly"), "{theirs}: {found:?}");
+    }
+    // `command` is `run` only where `run` is taken: on `migrate` it is the field itself
+    let migrate = "version: 1\nname: x\nhosts: { db: [db-1] }\nstages:\n  m: { kind: migrate, hosts: db, command: make }\n";
+    assert!(helps(migrate, "unknown-field").is_empty());
+    for (theirs, ours) in [("upcase", "upper"), ("downcase", "lower")] {
+        let text = format!("version: 1\nname: x\nstages:\n  a: {{ kind: shell, run: \"echo {{{{ {theirs} 'x' }}}}\" }}\n");
+        assert_eq!(helps(&text, "unknown-helper")[0].1, format!("did you mean `{ours}`?"), "{theirs}");
+    }
+}
+
+#[test]
+fn helper_arguments_are_checked_before_the_run() {
+    // Before: `{{ replace 'a' }}` passed validate and failed at run time.
+    let text = |t: &str| format!("version: 1\nname: x\nstages:\n  a:\n    kind: shell\n    run: \"echo {t}\"\n");
+    let found = helps(&text("{{ replace 'a' }}"), "helper-arguments");
+    assert_eq!(found, [("`replace` takes 3 arguments, found 1".to_owned(), "write `{{ replace TEXT FROM TO }}`".to_owned())]);
+    let found = helps(&text("{{#each}}x{{/each}}"), "helper-arguments");
+    assert_eq!(found, [("`each` takes 1 argument, found 0".to_owned(), "write `{{#each LIST}}…{{/each}}`".to_owned())]);
+    assert_eq!(helps(&text("{{ join (concat 'a' 'b') ', ' }}"), "helper-arguments"), []);
+}

@@ -24,6 +24,31 @@ pub struct Edge {
     pub kind: EdgeKind,
     /// Where the dependency is written.
     pub span: Span,
+    /// What the dependent's templates read of the stage it depends on
+    /// (`status`, `outputs.sha`), sorted; at most [`MAX_READS`], so that a
+    /// stage read a thousand ways costs no more.
+    pub reads: Vec<String>,
+    /// More was read than `reads` lists.
+    pub more_reads: bool,
+}
+
+/// Distinct reads an edge lists (a graph label longer than this helps nobody).
+pub const MAX_READS: usize = 6;
+
+impl Edge {
+    fn new(kind: EdgeKind, span: Span) -> Self {
+        Edge { kind, span, reads: Vec::new(), more_reads: false }
+    }
+
+    fn read(&mut self, what: &str) {
+        if let Err(at) = self.reads.binary_search_by(|r| r.as_str().cmp(what)) {
+            if self.reads.len() < MAX_READS {
+                self.reads.insert(at, what.to_owned());
+            } else {
+                self.more_reads = true;
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -54,15 +79,26 @@ impl Dag {
     }
 
     /// Records that `from` depends on `to`. An explicit edge wins over an implicit one.
-    pub fn add_dependency(&mut self, from: NodeIndex, to: NodeIndex, kind: EdgeKind, span: Span) {
+    pub fn add_dependency(&mut self, from: NodeIndex, to: NodeIndex, kind: EdgeKind, span: Span) -> EdgeIndex {
         if let Some(&e) = self.edges.get(&(from, to)) {
             if kind == EdgeKind::Explicit {
-                self.graph[e] = Edge { kind, span };
+                let edge = &mut self.graph[e];
+                (edge.kind, edge.span) = (kind, span);
             }
-            return;
+            return e;
         }
-        let e = self.graph.add_edge(from, to, Edge { kind, span });
+        let e = self.graph.add_edge(from, to, Edge::new(kind, span));
         self.edges.insert((from, to), e);
+        e
+    }
+
+    /// Records that a template of `from` reads `what` of `to` (`status`,
+    /// `outputs.sha`), which makes `from` depend on `to`.
+    pub fn add_read(&mut self, from: NodeIndex, to: NodeIndex, what: &str, span: Span) {
+        let e = self.add_dependency(from, to, EdgeKind::Implicit, span);
+        if !what.is_empty() {
+            self.graph[e].read(what);
+        }
     }
 
     fn edge(&self, from: NodeIndex, to: NodeIndex) -> Option<EdgeIndex> {
@@ -163,6 +199,31 @@ mod tests {
         assert_eq!(cycles[0].span, Some(Span::new(1, 2)));
         assert_eq!(cycles[0].secondary.len(), 2);
         assert!(dag.topological().is_none());
+    }
+
+    #[test]
+    fn an_edge_remembers_what_is_read_sorted_and_bounded() {
+        let mut dag = Dag::default();
+        let a = dag.add_stage("a", None);
+        let b = dag.add_stage("b", None);
+        dag.add_read(a, b, "status", Span::new(1, 2));
+        dag.add_read(a, b, "outputs.sha", Span::new(3, 4));
+        dag.add_read(a, b, "status", Span::new(5, 6));
+        let e = &dag.graph[dag.edge(a, b).unwrap()];
+        assert_eq!(
+            (e.kind, e.reads.as_slice(), e.more_reads),
+            (EdgeKind::Implicit, &["outputs.sha".to_owned(), "status".to_owned()][..], false)
+        );
+        for i in 0..1000 {
+            dag.add_read(a, b, &format!("outputs.o{i}"), Span::default());
+        }
+        let e = &dag.graph[dag.edge(a, b).unwrap()];
+        assert_eq!(e.reads.len(), MAX_READS);
+        assert!(e.more_reads);
+        // `needs` makes it explicit and keeps what was read
+        dag.add_dependency(a, b, EdgeKind::Explicit, Span::new(9, 9));
+        let e = &dag.graph[dag.edge(a, b).unwrap()];
+        assert_eq!((e.kind, e.reads.len()), (EdgeKind::Explicit, MAX_READS));
     }
 
     #[test]

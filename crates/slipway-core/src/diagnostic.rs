@@ -87,6 +87,8 @@ codes! {
     HostKeysUnchecked = "host-keys-unchecked": "`ssh.strict_host_key_checking: no` accepts any host key, so a machine in the middle goes unnoticed",
     NulCharacter = "nul-character": "a NUL character, in the file or from a `\\0` escape, which no command or header can carry",
     TemplateTooLarge = "template-too-large": "a template too large for its expressions to be checked in bounded time",
+    HelperArguments = "helper-arguments": "a template helper is called with fewer or more arguments than it takes",
+    NotAPipeline = "not-a-pipeline": "the file belongs to another tool (GitHub Actions, GitLab CI, Docker Compose), not Slipway",
     TooManyDiagnostics = "too-many-diagnostics": "more problems of one kind than are shown; the rest are counted",
     RetryNeverFires = "retry-never-fires": "a shell stage's own `retry` can never fire for a failing command: it retries only timeouts and `retry_on_exit_codes`",
 }

@@ -17,4 +17,4 @@ pub mod validate;
 pub mod yaml;
 
 pub use diagnostic::{Code, Diagnostic, Severity};
-pub use validate::{Checked, check_bytes, check_str};
+pub use validate::{Checked, check_bytes, check_found, check_str};

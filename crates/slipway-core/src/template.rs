@@ -44,6 +44,66 @@ pub const HELPERS: &[&str] = &[
     "url_encode",
 ];
 
+/// The positional arguments a helper takes (hash arguments such as `level=` are
+/// not counted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Signature {
+    pub name: &'static str,
+    /// How a call is written, for help lines: `replace TEXT FROM TO`.
+    pub usage: &'static str,
+    /// The arguments it needs: with fewer it fails at run time, or means nothing.
+    pub min: usize,
+    /// The arguments it reads; `None` when it reads any number. More are ignored
+    /// at run time, which is never what the author meant.
+    pub max: Option<usize>,
+    /// A block helper, written `{{#name …}}…{{/name}}`.
+    pub block: bool,
+}
+
+const fn sig(name: &'static str, usage: &'static str, min: usize, max: Option<usize>, block: bool) -> Signature {
+    Signature { name, usage, min, max, block }
+}
+
+/// Every helper in [`HELPERS`] with its arguments. The engine registers the
+/// helpers (core cannot see them), and a test there holds each one to this table.
+pub const SIGNATURES: &[Signature] = &[
+    sig("if", "#if CONDITION", 1, Some(1), true),
+    sig("unless", "#unless CONDITION", 1, Some(1), true),
+    sig("each", "#each LIST", 1, Some(1), true),
+    sig("with", "#with VALUE", 1, Some(1), true),
+    sig("lookup", "lookup VALUE KEY", 2, Some(2), false),
+    sig("log", "log VALUE…", 1, None, false),
+    sig("len", "len VALUE", 1, Some(1), false),
+    sig("json", "json VALUE", 1, Some(1), false),
+    sig("shell_quote", "shell_quote TEXT", 1, Some(1), false),
+    sig("default", "default VALUE FALLBACK", 2, Some(2), false),
+    sig("eq", "eq A B", 2, Some(2), false),
+    sig("ne", "ne A B", 2, Some(2), false),
+    sig("lt", "lt A B", 2, Some(2), false),
+    sig("gt", "gt A B", 2, Some(2), false),
+    sig("and", "and A B…", 2, None, false),
+    sig("or", "or A B…", 2, None, false),
+    sig("not", "not VALUE", 1, Some(1), false),
+    sig("join", "join LIST [SEPARATOR]", 1, Some(2), false),
+    sig("truncate", "truncate TEXT LENGTH", 2, Some(2), false),
+    sig("upper", "upper TEXT", 1, Some(1), false),
+    sig("lower", "lower TEXT", 1, Some(1), false),
+    sig("trim", "trim TEXT", 1, Some(1), false),
+    sig("replace", "replace TEXT FROM TO", 3, Some(3), false),
+    sig("abbrev", "abbrev SHA", 1, Some(1), false),
+    sig("concat", "concat A B…", 2, None, false),
+    sig("url_encode", "url_encode TEXT", 1, Some(1), false),
+];
+
+/// The arguments of helper `name`, if it is one of [`HELPERS`].
+pub fn signature(name: &str) -> Option<&'static Signature> {
+    SIGNATURES.iter().find(|s| s.name == name)
+}
+
+/// Names other template languages give Slipway's helpers (Liquid, Ruby, Jinja),
+/// too far from ours for "did you mean" to find by spelling.
+pub const HELPER_ALIASES: &[(&str, &str)] = &[("upcase", "upper"), ("downcase", "lower"), ("strip", "trim")];
+
 /// Helpers whose output is safe to place in a shell command.
 const SHELL_SAFE_HELPERS: &[&str] = &["shell_quote", "len", "eq", "ne", "lt", "gt", "and", "or", "not", "abbrev"];
 
@@ -163,6 +223,17 @@ pub struct Analysis {
     /// the item path rendered (`subject`, `this.sha`).
     pub scoped_emits: Vec<(usize, Span, String)>,
     pub helpers: Vec<(String, Span)>,
+    /// Each helper call and how many positional arguments it has, for the
+    /// arity check against [`SIGNATURES`].
+    pub calls: Vec<Call>,
+}
+
+/// One helper call in a template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    pub name: String,
+    pub span: Span,
+    pub args: usize,
 }
 
 /// The variables a template reads (`stages.build.outputs.artifact`), at the root
@@ -395,12 +466,15 @@ impl Walker<'_> {
     }
 
     fn expression(&mut self, h: &HelperTemplate, scope: Option<usize>, emitted: bool) {
-        let is_helper_call = !h.params.is_empty() || !h.hash.is_empty() || matches!(h.name, Parameter::Name(_));
+        // `{{ upper }}` names a helper, not a variable: Handlebars calls it, with no arguments
+        let bare_helper = matches!(&h.name, Parameter::Path(Path::Relative((_, raw))) if signature(raw).is_some());
+        let is_helper_call = !h.params.is_empty() || !h.hash.is_empty() || matches!(h.name, Parameter::Name(_)) || bare_helper;
         match &h.name {
             Parameter::Path(path) if !is_helper_call => self.path(path, scope, emitted),
             Parameter::Name(name) | Parameter::Path(Path::Relative((_, name))) => {
                 let span = self.locator.find(name);
                 self.out.helpers.push((name.clone(), span));
+                self.out.calls.push(Call { name: name.clone(), span, args: h.params.len() });
                 let safe = SHELL_SAFE_HELPERS.contains(&name.as_str());
                 for p in h.params.iter().chain(h.hash.values()) {
                     self.parameter(p, scope, emitted && !safe);
@@ -417,6 +491,7 @@ impl Walker<'_> {
         };
         let span = self.locator.find(&name);
         self.out.helpers.push((name.clone(), span));
+        self.out.calls.push(Call { name: name.clone(), span, args: h.params.len() });
         let first = self.out.references.len();
         for p in h.params.iter().chain(h.hash.values()) {
             self.parameter(p, scope, false);
@@ -550,6 +625,34 @@ mod tests {
         ] {
             assert!(simple_paths(complex).is_none(), "{complex} must use the parser");
         }
+    }
+
+    #[test]
+    fn every_helper_has_a_signature() {
+        let named: Vec<&str> = SIGNATURES.iter().map(|s| s.name).collect();
+        assert_eq!(named, HELPERS, "SIGNATURES and HELPERS list the same helpers, in the same order");
+        for s in SIGNATURES {
+            assert!(s.max.is_none_or(|max| max >= s.min), "{}", s.name);
+            assert!(s.usage.trim_start_matches('#').starts_with(s.name), "{}", s.name);
+            assert_eq!(s.block, ["if", "unless", "each", "with"].contains(&s.name), "{}", s.name);
+        }
+        for (theirs, ours) in HELPER_ALIASES {
+            assert!(HELPERS.contains(ours) && !HELPERS.contains(theirs), "{theirs} -> {ours}");
+        }
+    }
+
+    #[test]
+    fn calls_count_their_positional_arguments() {
+        let calls = |src: &str| {
+            let (file, f) = field(src);
+            analyze(&f, &file).unwrap().calls.into_iter().map(|c| (c.name, c.args)).collect::<Vec<_>>()
+        };
+        assert_eq!(calls("{{ replace params.x 'a' 'b' }}"), [("replace".to_owned(), 3)]);
+        assert_eq!(calls("{{#if (eq a)}}x{{/if}}"), [("if".to_owned(), 1), ("eq".to_owned(), 1)]);
+        assert_eq!(calls("{{ log 'x' level='warn' }}"), [("log".to_owned(), 1)], "hash arguments are not counted");
+        // `{{ upper }}` calls the helper with nothing; `{{ version }}` reads a variable
+        assert_eq!(calls("{{ upper }}"), [("upper".to_owned(), 0)]);
+        assert_eq!(calls("{{ version }}"), []);
     }
 
     #[test]

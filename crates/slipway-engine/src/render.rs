@@ -438,4 +438,73 @@ mod tests {
         assert_eq!(render("{{ upper (concat s \"!\") }}", cx.clone()).unwrap(), "IT'S!");
         assert_eq!(render("{{ url_encode \"a b/c\" }}", cx).unwrap(), "a%20b%2Fc");
     }
+
+    /// `validate` checks each helper call against `slipway_core::template::SIGNATURES`
+    /// (core cannot see the helpers registered here): each entry must say what the
+    /// helper really needs and reads.
+    #[test]
+    fn helper_signatures_in_core_match_the_registered_helpers() {
+        let r = Renderer::new();
+        let cx = json!({"l": ["a", "b"], "o": {"k": "v"}, "s": " AbC def ", "e": "", "sha": "0123456789abcdef"});
+        // arguments for each helper, one more than it reads (or than it needs, when it reads any number)
+        let samples: &[(&str, &[&str])] = &[
+            ("if", &["l", "s"]),
+            ("unless", &["e", "l"]),
+            ("each", &["l", "o"]),
+            ("with", &["o", "l"]),
+            ("lookup", &["o", "'k'", "'z'"]),
+            ("log", &["'a'", "'b'"]),
+            ("len", &["l", "s"]),
+            ("json", &["l", "s"]),
+            ("shell_quote", &["s", "l"]),
+            ("default", &["e", "'f'", "'g'"]),
+            ("eq", &["'a'", "'a'", "'b'"]),
+            ("ne", &["'a'", "'b'", "'b'"]),
+            ("lt", &["1", "2", "0"]),
+            ("gt", &["2", "1", "3"]),
+            ("and", &["true", "true", "false"]),
+            ("or", &["false", "false", "true"]),
+            ("not", &["e", "s"]),
+            ("join", &["l", "'-'", "'+'"]),
+            ("truncate", &["s", "4", "9"]),
+            ("upper", &["s", "sha"]),
+            ("lower", &["s", "sha"]),
+            ("trim", &["s", "sha"]),
+            ("replace", &["s", "'d'", "'x'", "'y'"]),
+            ("abbrev", &["sha", "s"]),
+            ("concat", &["'a'", "'b'", "'c'"]),
+            ("url_encode", &["s", "sha"]),
+        ];
+        // these run with fewer arguments than they need, to no purpose (`and` of one value)
+        let run_with_fewer = ["log", "and", "or", "concat"];
+        let call = |sig: &slipway_core::template::Signature, args: &[&str]| {
+            let args = args.join(" ");
+            let t = if sig.block {
+                format!("{{{{#{} {args}}}}}[{{{{this}}}}]{{{{else}}}}-{{{{/{}}}}}", sig.name, sig.name)
+            } else {
+                format!("{{{{ {} {args} }}}}", sig.name)
+            };
+            r.render(&t, &cx)
+        };
+        assert_eq!(samples.len(), slipway_core::template::SIGNATURES.len());
+        for (sig, (name, args)) in slipway_core::template::SIGNATURES.iter().zip(samples) {
+            assert_eq!(sig.name, *name);
+            let needed = call(sig, &args[..sig.min]);
+            assert!(needed.is_ok(), "`{name}` with {} arguments: {needed:?}", sig.min);
+            if sig.min > 0 {
+                let fewer = call(sig, &args[..sig.min - 1]);
+                assert_eq!(fewer.is_ok(), run_with_fewer.contains(name), "`{name}` with {} arguments: {fewer:?}", sig.min - 1);
+            }
+            match sig.max {
+                Some(max) => {
+                    assert_eq!(call(sig, &args[..max + 1]), call(sig, &args[..max]), "`{name}` reads argument {}", max + 1);
+                    if max > sig.min {
+                        assert_ne!(call(sig, &args[..max]), call(sig, &args[..sig.min]), "`{name}` ignores argument {max}");
+                    }
+                }
+                None if *name == "log" => {} // its output goes to the log
+                None => assert_ne!(call(sig, &args[..sig.min + 1]), needed, "`{name}` ignores argument {}", sig.min + 1),
+            }
+        }
+    }
 }

@@ -160,7 +160,7 @@ impl<'n> Fields<'n> {
     /// Reports every key not in `known` (and every non-text key). `what` names the
     /// place for the message, e.g. "a `shell` stage".
     pub fn finish(&self, cx: &mut Decoder, known: &[&str], what: &str) {
-        for (key, _) in self.entries {
+        for (key, value) in self.entries {
             let Some(name) = key.scalar().map(|s| s.text.as_str()) else {
                 cx.wrong_type(key, "a text key");
                 continue;
@@ -173,11 +173,24 @@ impl<'n> Fields<'n> {
                 (Some(owner), true) if !owner.name.is_empty() => format!(" in `{}`", owner.name),
                 _ => String::new(),
             };
-            let typo_of = closest(name, known.iter().copied());
+            if known.contains(&"kind") && matches!(name, "with" | "inputs") {
+                // the fields inside are this stage's: they are not also missing
+                if let Value::Map(inner) = &value.value {
+                    let moved = inner.iter().filter_map(|(k, _)| k.as_str()).filter(|k| known.contains(k) && self.find(k).is_none());
+                    let at = self.node.span.start;
+                    cx.typos.extend(moved.map(|k| (at, k.to_owned())).collect::<Vec<_>>());
+                }
+                let help = format!("a stage takes its fields directly: write them beside `kind`, without the `{name}:` level");
+                cx.push(Diagnostic::error(Code::UnknownField, key.span, format!("unknown field `{name}`{place}")).with_help(help));
+                continue;
+            }
+            let alias = FIELD_ALIASES.iter().find(|(other, ours, _)| *other == name && known.contains(ours));
+            let typo_of = alias.map(|(_, ours, _)| *ours).or_else(|| closest(name, known.iter().copied()));
             if let Some(field) = typo_of.filter(|f| self.find(f).is_none()) {
                 cx.typos.push((self.node.span.start, field.to_owned()));
             }
-            let help = typo_of.map(|f| format!("did you mean `{f}`?")).unwrap_or_else(|| {
+            let hint = alias.map_or("", |(_, _, hint)| *hint);
+            let help = typo_of.map(|f| format!("did you mean `{f}`?{hint}")).unwrap_or_else(|| {
                 if known.len() <= 12 {
                     format!("remove it; this place takes {}", Decoder::quoted_list(known))
                 } else {
@@ -188,6 +201,27 @@ impl<'n> Fields<'n> {
         }
     }
 }
+
+/// Field names users bring from other tools (GitHub Actions, GitLab CI, Argo,
+/// Kubernetes, Ansible), the field that means the same here, and what to know
+/// when moving the value over. Suggested only where that field is taken.
+const FIELD_ALIASES: &[(&str, &str, &str)] = &[
+    ("depends_on", "needs", ""),
+    ("dependencies", "needs", ""),
+    ("depends", "needs", ""),
+    ("requires", "needs", ""),
+    ("retries", "retry", " (a mapping: `retry: { attempts: 3 }`)"),
+    ("retryStrategy", "retry", " (a mapping: `retry: { attempts: 3 }`)"),
+    ("retry_count", "retry", " (a mapping: `retry: { attempts: 3 }`)"),
+    ("timeout-minutes", "timeout", " (a duration with its unit: `timeout: 10m`)"),
+    ("timeout_minutes", "timeout", " (a duration with its unit: `timeout: 10m`)"),
+    ("timeoutSeconds", "timeout", " (a duration with its unit: `timeout: 30s`)"),
+    ("steps", "stages", " (a mapping of stage ids to stages)"),
+    ("jobs", "stages", " (a mapping of stage ids to stages)"),
+    ("tasks", "stages", " (a mapping of stage ids to stages)"),
+    ("script", "run", ""),
+    ("command", "run", ""),
+];
 
 /// The YAML name of a Rust field (`r#if` is written `if`).
 pub const fn field_name(ident: &'static str) -> &'static str {

@@ -150,7 +150,7 @@ impl<const MIN: u64, const MAX: u64> Decode for Bounded<MIN, MAX> {
 }
 
 macro_rules! bounded_float {
-    ($(#[$meta:meta])* $name:ident, $min:literal, $max:literal) => {
+    ($(#[$meta:meta])* $name:ident, $min:literal, $max:literal, $what:literal) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, serde::Serialize)]
         #[serde(transparent)]
@@ -162,7 +162,7 @@ macro_rules! bounded_float {
             }
 
             fn json_schema(_: &mut SchemaGenerator) -> Schema {
-                json_schema!({ "type": "number", "minimum": $min, "maximum": $max })
+                json_schema!({ "description": $what, "type": "number", "minimum": $min, "maximum": $max })
             }
         }
 
@@ -195,11 +195,11 @@ macro_rules! bounded_float {
 
 bounded_float!(
     /// A fraction from 0 to 1 (jitter: how much of each wait is randomised).
-    Fraction, 0.0, 1.0
+    Fraction, 0.0, 1.0, "A fraction from 0 to 1, e.g. `0.2`."
 );
 bounded_float!(
     /// A growth factor from 1 to 10 (backoff: each wait is the last times this).
-    Multiplier, 1.0, 10.0
+    Multiplier, 1.0, 10.0, "A growth factor from 1 to 10, e.g. `2` (each wait twice the last)."
 );
 
 impl Templates for DurationValue {

@@ -24,11 +24,13 @@ config_struct! {
     /// Creates a change ticket holding the changelog. The run's idempotency key goes
     /// into a label, so a retried or resumed run finds its ticket instead of making another.
     pub struct AuditTicketConfig {
+        /// The JIRA site and the credentials to create the ticket with.
         pub jira: JiraTarget,
         /// Project key, e.g. `OPS`.
         pub project: Spanned<String>,
         /// Issue type (default `Task`).
         pub issue_type: Option<String>,
+        /// The ticket's title, e.g. `Deploy {{ params.version }} to production`.
         pub summary: Template,
         /// The ticket's description (JIRA's `description` field); `description` on a
         /// stage is the stage's own.

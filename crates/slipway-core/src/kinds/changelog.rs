@@ -16,6 +16,7 @@ config_struct! {
         pub url: Template,
         /// JSON pointer to the SHA in the response: `/git/commit/id` (Spring), `/commit` (Dockerflow).
         pub pointer: Spanned<String>,
+        /// Headers for the request, e.g. `Authorization: "Bearer {{ secrets.TOKEN }}"`.
         #[serde(default)]
         pub headers: IndexMap<Key, Template>,
     }
@@ -53,7 +54,9 @@ config_struct! {
         pub deployment_info: Option<Spanned<DeploymentInfo>>,
         /// The revision going out (SHA, tag or branch).
         pub to: Template,
+        /// Read the commits from GitHub's compare API.
         pub github: Option<Spanned<GithubSource>>,
+        /// Read the commits from a git repository on this machine.
         pub git: Option<Spanned<GitSource>>,
         /// Keep the newest this many commits (default 250): `count` still says
         /// how many there are, and `truncated` whether some were left out.

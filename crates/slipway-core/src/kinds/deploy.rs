@@ -40,6 +40,7 @@ string_enum! {
 config_struct! {
     /// A git repository checked out into each release.
     pub struct GitCheckout {
+        /// The repository to clone on each host: a URL or path that host's `git` can reach.
         pub repo: Template,
         /// Branch, tag or SHA (default: the deploy's `revision`).
         pub r#ref: Option<Template>,
@@ -50,7 +51,8 @@ config_struct! {
     /// A tarball unpacked into each release. Each host downloads it itself
     /// (with `curl`), checks it and unpacks it with `tar`.
     pub struct ArtifactSource {
-        /// `https://`, `http://` or `file://` (a path on the host).
+        /// Where each host downloads the tarball from: `https://`, `http://` or
+        /// `file://` (a path on the host).
         pub url: Template,
         /// Expected SHA-256 of the download, hex.
         pub sha256: Option<Template>,
@@ -60,7 +62,9 @@ config_struct! {
 config_struct! {
     /// Where the release's files come from: exactly one of `git`, `artifact`, `command`.
     pub struct DeploySource {
+        /// Check out a git repository into the release.
         pub git: Option<Spanned<GitCheckout>>,
+        /// Download a tarball and unpack it into the release.
         pub artifact: Option<Spanned<ArtifactSource>>,
         /// A command that fills `$SLIPWAY_RELEASE_DIR` on the host.
         pub command: Option<Spanned<Command>>,
@@ -70,8 +74,12 @@ config_struct! {
 config_struct! {
     /// Files and directories kept across releases, linked from `shared/`.
     pub struct SharedPaths {
+        /// Files, relative to the release, linked to the same path under `shared/`
+        /// (e.g. `config/database.yml`).
         #[serde(default)]
         pub files: Vec<String>,
+        /// Directories, relative to the release, linked to the same path under
+        /// `shared/` (e.g. `log`, `tmp/pids`).
         #[serde(default)]
         pub dirs: Vec<String>,
     }
@@ -99,6 +107,7 @@ config_struct! {
     pub struct HaproxyDrain {
         /// The admin socket: a path, or `ipv4@127.0.0.1:9999`.
         pub socket: Template,
+        /// The HAProxy backend that holds the hosts' servers.
         pub backend: Template,
         /// The server name in the backend (default `{{ host.name }}`).
         pub server: Option<Template>,
@@ -122,7 +131,10 @@ config_struct! {
 config_struct! {
     /// The load balancer hosts leave while they are updated: `haproxy` or `commands`, exactly one.
     pub struct LoadBalancer {
+        /// Drain each host through HAProxy's runtime API.
         pub haproxy: Option<Spanned<HaproxyDrain>>,
+        /// Drain and ready each host with commands of your own, run locally
+        /// (any other load balancer).
         pub commands: Option<Spanned<BalancerCommands>>,
     }
 }
@@ -130,27 +142,33 @@ config_struct! {
 config_struct! {
     /// Rolls a release out to every host of a role, batch by batch.
     pub struct DeployConfig {
+        /// The host role to deploy to.
         pub hosts: Key,
         /// The application directory on each host, e.g. `/var/www/app`.
         pub deploy_to: Template,
         /// The revision going out; written to the release's `REVISION` file.
         pub revision: Template,
+        /// Where the release's files come from: `git`, `artifact` or `command`.
         pub source: DeploySource,
         /// Releases kept on each host, the current one included (default 5).
         pub keep_releases: Option<Bounded<1, 100>>,
+        /// Files and directories kept across releases in `shared/` and linked into each one.
         pub shared: Option<SharedPaths>,
         /// Runs in the new release before the switch (e.g. `bundle install`).
         pub build: Option<Command>,
         /// The graceful reload after the switch, e.g. `kill -USR2 $(cat tmp/puma.pid)`.
         pub restart: Option<Command>,
+        /// An HTTP check each host must pass on the new release before its batch counts as done.
         pub health_check: Option<HealthCheck>,
         /// Hosts updated at once (default 1): a count (`2`) or a share of the
         /// role (`"25%"`, rounded down, at least 1).
         pub batch_size: Option<Portion>,
+        /// Take each host out of its load balancer while it is updated.
         pub load_balancer: Option<LoadBalancer>,
         /// `rollback` (default) or `halt`.
         #[serde(default)]
         pub on_failure: OnFailure,
+        /// Environment variables for `build`, `restart` and a `source.command`, rendered per host.
         #[serde(default)]
         pub env: IndexMap<Key, Template>,
         /// `all` (default), `prepare` (only stage the release on every host) or

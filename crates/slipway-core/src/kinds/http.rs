@@ -14,11 +14,17 @@ string_enum! {
     default Get;
     /// An HTTP method.
     pub enum HttpMethod {
+        /// Read (the default); `plan --live-reads` may send it.
         Get = "GET",
+        /// Read the headers only; `plan --live-reads` may send it.
         Head = "HEAD",
+        /// Create.
         Post = "POST",
+        /// Replace.
         Put = "PUT",
+        /// Change part.
         Patch = "PATCH",
+        /// Remove.
         Delete = "DELETE",
     }
 }
@@ -26,10 +32,12 @@ string_enum! {
 config_struct! {
     /// Sends one HTTP request.
     pub struct HttpConfig {
+        /// The request URL, e.g. `https://ci.internal/api/builds/{{ params.build }}`.
         pub url: Template,
         /// `GET` (default), `HEAD`, `POST`, `PUT`, `PATCH` or `DELETE`.
         #[serde(default)]
         pub method: HttpMethod,
+        /// Request headers, e.g. `Authorization: "Bearer {{ secrets.TOKEN }}"`.
         #[serde(default)]
         pub headers: IndexMap<Key, Template>,
         /// A text body.

@@ -10,7 +10,9 @@ string_enum! {
     default Point;
     /// Which moment of a deploy the marker records.
     pub enum MarkerEvent {
+        /// A deploy begins: opens a Grafana region.
         Start = "start",
+        /// A deploy ended: closes the Grafana region a `start` marker opened.
         End = "end",
         /// A single moment (the default).
         Point = "point",
@@ -21,13 +23,21 @@ string_enum! {
     default Us1;
     /// A Datadog site.
     pub enum DatadogSite {
+        /// US1 (the default).
         Us1 = "datadoghq.com",
+        /// US3.
         Us3 = "us3.datadoghq.com",
+        /// US5.
         Us5 = "us5.datadoghq.com",
+        /// EU1.
         Eu1 = "datadoghq.eu",
+        /// AP1 (Japan).
         Ap1 = "ap1.datadoghq.com",
+        /// AP2 (Australia).
         Ap2 = "ap2.datadoghq.com",
+        /// US1-FED (GovCloud).
         Us1Fed = "ddog-gov.com",
+        /// US2-FED (GovCloud).
         Us2Fed = "us2.ddog-gov.com",
     }
 }
@@ -49,6 +59,7 @@ string_enum! {
 config_struct! {
     /// Datadog Events API v1.
     pub struct DatadogSink {
+        /// A Datadog API key (sent as `DD-API-KEY`); use a secret.
         pub api_key: Template,
         /// Site (default `datadoghq.com`).
         #[serde(default)]
@@ -67,10 +78,13 @@ config_struct! {
     /// A Grafana annotation. A `start` marker opens a region; the `end` marker closes
     /// it when given the start marker's `grafana_annotation_id`.
     pub struct GrafanaSink {
+        /// Grafana's base URL, e.g. `https://grafana.internal`.
         pub url: Template,
         /// A service-account token (sent as `Authorization: Bearer`).
         pub token: Template,
+        /// Draw the annotation on this dashboard only (default: an organisation-wide annotation).
         pub dashboard_uid: Option<Template>,
+        /// With `dashboard_uid`: draw it on this panel only.
         pub panel_id: Option<Bounded<0, 1000000>>,
         /// Org id for multi-org Grafana (`X-Grafana-Org-Id`).
         pub org_id: Option<Bounded<1, 1000000>>,
@@ -83,11 +97,15 @@ config_struct! {
     /// A document in Elasticsearch or OpenSearch, under an id derived from the run, so
     /// retries upsert instead of duplicating.
     pub struct ElasticsearchSink {
+        /// The cluster's base URL, e.g. `https://es.internal:9200`.
         pub url: Template,
+        /// The index the document is written to, e.g. `deploys`.
         pub index: Template,
         /// `base64(id:api_key)`, sent as `Authorization: ApiKey`.
         pub api_key: Option<Template>,
+        /// With `password`: basic auth, instead of `api_key`.
         pub username: Option<Template>,
+        /// With `username`: basic auth; use a secret.
         pub password: Option<Template>,
     }
 }
@@ -111,8 +129,11 @@ config_struct! {
         /// `start`, `end` or `point` (default).
         #[serde(default)]
         pub event: MarkerEvent,
+        /// The event's title, e.g. `Deploy {{ params.version }}`.
         pub title: Template,
+        /// The event's body (default: empty).
         pub text: Option<Template>,
+        /// Tags for the event, e.g. `service:web`, `env:{{ params.environment }}`.
         #[serde(default)]
         pub tags: Vec<Template>,
         /// Datadog Events API v1. At-least-once: Datadog takes no idempotency key, so

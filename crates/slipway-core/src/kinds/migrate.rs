@@ -18,7 +18,9 @@ config_struct! {
         pub command: Command,
         /// Which host of the role (default: the first).
         pub host: Option<Template>,
+        /// The folder on the host the command runs in, e.g. `/var/www/app/current`.
         pub workdir: Option<Template>,
+        /// Environment variables for the command, e.g. `RAILS_ENV: production`.
         #[serde(default)]
         pub env: IndexMap<Key, Template>,
         /// How long to wait for the migration lock held by another run (default 5m).

@@ -11,9 +11,11 @@ use crate::template::Template;
 config_struct! {
     /// Slack: an incoming webhook, or `chat.postMessage` with a bot token and channel.
     pub struct SlackSink {
+        /// An incoming webhook URL (`https://hooks.slack.com/services/…`); use a secret.
         pub webhook_url: Option<Template>,
         /// A bot token (`xoxb-…`, scope `chat:write`), used with `channel`.
         pub token: Option<Template>,
+        /// With `token`: the channel to post in, by id (`C0123456789`) or name (`#deploys`).
         pub channel: Option<Template>,
         /// Reply in this thread (e.g. the `slack_ts` of an earlier notify stage).
         pub thread_ts: Option<Template>,
@@ -27,6 +29,7 @@ config_struct! {
 config_struct! {
     /// Microsoft Teams through a Workflows webhook (answers 202 Accepted).
     pub struct TeamsSink {
+        /// The Workflows webhook URL; use a secret.
         pub webhook_url: Template,
         /// An Adaptive Card body (default: a card holding `message`).
         pub card: Option<JsonTemplate>,
@@ -36,9 +39,11 @@ config_struct! {
 config_struct! {
     /// A Mattermost incoming webhook.
     pub struct MattermostSink {
+        /// The incoming webhook URL; use a secret.
         pub webhook_url: Template,
         /// The channel name (`town-square`) or `@user`.
         pub channel: Option<Template>,
+        /// The name the message is posted under (when the server allows overrides).
         pub username: Option<Template>,
     }
 }
@@ -58,6 +63,8 @@ config_struct! {
         /// A Mattermost incoming webhook. At-least-once: Mattermost has no idempotency, so a message whose answer
         /// was lost is posted again on a retry.
         pub mattermost: Option<Spanned<MattermostSink>>,
+        /// A JSON POST of the message to any URL. Exactly once where the receiver honours
+        /// the `Idempotency-Key` header.
         pub webhook: Option<Spanned<WebhookSink>>,
     }
 }

@@ -10,7 +10,9 @@ use crate::template::Template;
 config_struct! {
     /// A generic webhook: POST of a JSON body with an `Idempotency-Key` header.
     pub struct WebhookSink {
+        /// The URL the JSON is POSTed to.
         pub url: Template,
+        /// Extra request headers, e.g. `Authorization: "Bearer {{ secrets.TOKEN }}"`.
         #[serde(default)]
         pub headers: IndexMap<Key, Template>,
         /// Signs the body with HMAC-SHA256 in `X-Slipway-Signature-256: sha256=<hex>`.

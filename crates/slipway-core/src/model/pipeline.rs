@@ -139,6 +139,7 @@ config_struct! {
 config_struct! {
     /// Settings every stage inherits unless it sets its own.
     pub struct Defaults {
+        /// How stages that set no `retry` of their own retry transient failures.
         pub retry: Option<Retry>,
         /// How long one attempt of a stage may take.
         pub timeout: Option<Spanned<DurationValue>>,

@@ -41,6 +41,8 @@ config_struct! {
         pub when: When,
         /// A Handlebars condition; the stage is skipped when it renders empty, zero, or `false`, `no`, `off`, `null`, `none` (any case).
         pub r#if: Option<Template>,
+        /// How this stage retries transient failures (default: `defaults.retry`,
+        /// else no retry).
         pub retry: Option<Retry>,
         /// How long one attempt may take.
         pub timeout: Option<Spanned<DurationValue>>,

@@ -1,9 +1,10 @@
 //! The stage graph as Mermaid or Graphviz DOT. Arrows run from a stage to the
-//! stages that wait for it; dashed arrows are dependencies implied by templates.
+//! stages that wait for it; dashed arrows are dependencies implied by templates,
+//! labelled with what they read (`status`, `outputs.sha`).
 
 use petgraph::visit::EdgeRef;
 
-use crate::dag::{Dag, EdgeKind};
+use crate::dag::{Dag, Edge, EdgeKind};
 
 pub fn mermaid(dag: &Dag) -> String {
     let g = &dag.graph;
@@ -14,8 +15,9 @@ pub fn mermaid(dag: &Dag) -> String {
     }
     for e in g.edge_references() {
         let arrow = match e.weight().kind {
-            EdgeKind::Explicit => "-->",
-            EdgeKind::Implicit => "-. outputs .->",
+            EdgeKind::Explicit => "-->".to_owned(),
+            // `-.->|"…"|`: a dotted link whose quoted text may hold dots
+            EdgeKind::Implicit => format!("-.->|\"{}\"|", label(e.weight()).replace('"', "#quot;")),
         };
         out.push_str(&format!("  {} {arrow} {}\n", mermaid_id(&g[e.target()].id), mermaid_id(&g[e.source()].id)));
     }
@@ -31,13 +33,23 @@ pub fn dot(dag: &Dag, name: &str) -> String {
     }
     for e in g.edge_references() {
         let style = match e.weight().kind {
-            EdgeKind::Explicit => "",
-            EdgeKind::Implicit => " [style=dashed, label=\"outputs\"]",
+            EdgeKind::Explicit => String::new(),
+            EdgeKind::Implicit => format!(" [style=dashed, label={}]", quote(&label(e.weight()))),
         };
         out.push_str(&format!("  {} -> {}{style};\n", quote(&g[e.target()].id), quote(&g[e.source()].id)));
     }
     out.push_str("}\n");
     out
+}
+
+/// What a dependent reads through an edge: `outputs.sha, status`, then `…` if
+/// it reads more than the edge lists.
+fn label(edge: &Edge) -> String {
+    let mut text = edge.reads.join(", ");
+    if edge.more_reads {
+        text.push_str(", …");
+    }
+    text
 }
 
 /// Mermaid ids: letters, digits and underscores only.

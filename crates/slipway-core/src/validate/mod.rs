@@ -1,9 +1,12 @@
 //! From bytes to a checked pipeline: every problem at once, each a diagnostic.
 
+mod foreign;
 mod names;
 mod references;
 mod semantic;
 mod suggest;
+
+pub(crate) use references::untrusted_output;
 
 use crate::dag::Dag;
 use crate::decode::Decoder;
@@ -55,6 +58,13 @@ impl Checked {
         Checked::new(SourceFile::new(path, ""), None, Dag::default(), vec![d])
     }
 
+    /// A file that could not be read (`io`), for the formats machines read:
+    /// there the failure is a diagnostic like any other.
+    pub fn unreadable(path: &str, message: impl Into<String>) -> Self {
+        let d = Diagnostic::error(Code::Io, None, message).with_help("check that the path exists and can be read");
+        Checked::new(SourceFile::new(path, ""), None, Dag::default(), vec![d])
+    }
+
     pub fn is_valid(&self) -> bool {
         self.pipeline.is_some() && !self.diagnostics.iter().any(Diagnostic::is_error)
     }
@@ -74,10 +84,52 @@ impl Checked {
 
 /// Checks a file's raw bytes (non-UTF-8 is a diagnostic, not a failure).
 pub fn check_bytes(path: &str, bytes: &[u8]) -> Checked {
+    check_any(path, bytes, Origin::Named).unwrap_or_else(|| never_skipped(path))
+}
+
+/// Checks pipeline text.
+pub fn check_str(path: &str, text: &str) -> Checked {
+    check_text(path, text, Origin::Named).unwrap_or_else(|| never_skipped(path))
+}
+
+/// Checks a file found in a folder, or `None` when it is not a pipeline: YAML
+/// with neither `version` nor `stages` at the top, or another tool's file
+/// (GitHub Actions, GitLab CI, Compose). A file named on its own is always
+/// checked ([`check_bytes`]).
+pub fn check_found(path: &str, bytes: &[u8]) -> Option<Checked> {
+    check_any(path, bytes, Origin::Found)
+}
+
+/// For text too large to read whole: whether its first bytes look like a
+/// pipeline's, so that a large file found in a folder is reported only then.
+pub fn found_looks_like_pipeline(head: &[u8]) -> bool {
+    foreign::mentions_pipeline_keys(&String::from_utf8_lossy(head))
+}
+
+/// How a file came to be checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// Named on the command line: always checked.
+    Named,
+    /// Found in a folder: checked when it is a pipeline.
+    Found,
+}
+
+/// What a named check would give if it skipped a file, which it never does
+/// (only [`Origin::Found`] files are skipped).
+fn never_skipped(path: &str) -> Checked {
+    Checked::new(SourceFile::new(path, ""), None, Dag::default(), Vec::new())
+}
+
+fn check_any(path: &str, bytes: &[u8], origin: Origin) -> Option<Checked> {
     match std::str::from_utf8(bytes) {
-        Ok(text) => check_str(path, text),
+        Ok(text) => check_text(path, text, origin),
         Err(e) => {
-            let file = SourceFile::new(path, String::from_utf8_lossy(bytes).into_owned());
+            let lossy = String::from_utf8_lossy(bytes).into_owned();
+            if origin == Origin::Found && !foreign::mentions_pipeline_keys(&lossy) {
+                return None;
+            }
+            let file = SourceFile::new(path, lossy);
             let at = e.valid_up_to();
             let d = Diagnostic::error(
                 Code::InvalidUtf8,
@@ -85,27 +137,41 @@ pub fn check_bytes(path: &str, bytes: &[u8]) -> Checked {
                 format!("the file is not UTF-8: invalid byte 0x{:02x}", bytes[at]),
             )
             .with_help("save the file as UTF-8");
-            Checked::new(file, None, Dag::default(), vec![d])
+            Some(Checked::new(file, None, Dag::default(), vec![d]))
         }
     }
 }
 
-/// Checks pipeline text.
-pub fn check_str(path: &str, text: &str) -> Checked {
+fn check_text(path: &str, text: &str, origin: Origin) -> Option<Checked> {
     let file = SourceFile::new(path, text);
     let (root, mut diagnostics) = yaml::load(text, Limits::default());
     let root = match root {
         Some(r) if !r.is_null() => r,
         _ => {
+            // no document: empty, or YAML that does not parse
+            let broken_pipeline = !diagnostics.is_empty() && foreign::mentions_pipeline_keys(text);
+            if origin == Origin::Found && !broken_pipeline {
+                return None;
+            }
             if diagnostics.is_empty() {
                 diagnostics.push(
                     Diagnostic::error(Code::EmptyFile, None, "the file holds no pipeline")
                         .with_help("start with `version: 1`, a `name:` and a `stages:` mapping"),
                 );
             }
-            return Checked::new(file, None, Dag::default(), diagnostics);
+            return Some(Checked::new(file, None, Dag::default(), diagnostics));
         }
     };
+    if let Some((tool, span)) = foreign::recognise(&root) {
+        if origin == Origin::Found {
+            return None;
+        }
+        // one finding in place of a list of unknown fields
+        return Some(Checked::new(file, None, Dag::default(), vec![foreign::diagnostic(tool, span)]));
+    }
+    if origin == Origin::Found && !foreign::is_pipeline(&root) {
+        return None;
+    }
     let mut cx = Decoder::new();
     let pipeline = Pipeline::decode(&root, &mut cx);
     diagnostics.append(&mut cx.diagnostics);
@@ -115,7 +181,7 @@ pub fn check_str(path: &str, text: &str) -> Checked {
         let declared = names::Declared::from_root(&root);
         tally = semantic::check(p, &declared, &file, &mut dag, &mut diagnostics);
     }
-    Checked::tallied(file, pipeline, dag, diagnostics, tally)
+    Some(Checked::tallied(file, pipeline, dag, diagnostics, tally))
 }
 
 /// Diagnostics found but not kept: past [`MAX_PER_CODE`] of one code they are

@@ -7,12 +7,13 @@ use super::names::Declared;
 use super::semantic::StageParts;
 use super::semantic::unknown_stage;
 use super::suggest::{Names, Set, list};
-use crate::dag::{Dag, EdgeKind};
+use crate::dag::Dag;
 use crate::decode::Key;
 use crate::diagnostic::{Code, Diagnostic};
+use crate::kinds::{Kind, OutputDecl, OutputType};
 use crate::model::Pipeline;
 use crate::source::{SourceFile, Span};
-use crate::template::{HELPERS, Reference, Sink, Templates, analyze, parse_cost};
+use crate::template::{Call, HELPER_ALIASES, HELPERS, Reference, Sink, Templates, analyze, parse_cost, signature};
 
 /// Params and secrets some template reads.
 #[derive(Default)]
@@ -34,6 +35,41 @@ impl Usage {
             }
         }
     }
+}
+
+/// Outputs of text that Slipway makes itself or copies from the pipeline file:
+/// host names and roles, the release's timestamp, where `from` came from. Every
+/// other text output comes from outside the file (a command's output, a
+/// service's answer, a commit, a file on a host, a rendered param) and is
+/// untrusted in a shell command, so an output a kind adds is untrusted until it
+/// is listed here.
+const FROM_THE_FILE: &[(Kind, &str, OutputType)] = &[
+    // a declared output of the same name is text the command wrote: the type tells them apart
+    (Kind::Shell, "hosts", OutputType::List),
+    (Kind::Converge, "succeeded", OutputType::List),
+    (Kind::Converge, "failed", OutputType::List),
+    (Kind::Converge, "changed", OutputType::List),
+    (Kind::Converge, "reboot_pending", OutputType::List),
+    (Kind::Converge, "hosts", OutputType::List),
+    (Kind::Deploy, "release", OutputType::String),
+    (Kind::Deploy, "hosts", OutputType::List),
+    (Kind::Migrate, "host", OutputType::String),
+    (Kind::Marker, "timestamp", OutputType::String),
+    (Kind::Changelog, "from_source", OutputType::String),
+];
+
+/// Whether an output of a `kind` stage can carry text from outside the pipeline
+/// file, which must never be spliced into a shell command: what the kind marks
+/// [`OutputDecl::untrusted`], and any text not in [`FROM_THE_FILE`]. Numbers
+/// and booleans are Slipway's own values and carry no shell syntax.
+pub(crate) fn untrusted_output(kind: Kind, decl: &OutputDecl) -> bool {
+    if decl.untrusted {
+        return true;
+    }
+    if matches!(decl.ty, OutputType::Number | OutputType::Bool) {
+        return false;
+    }
+    !FROM_THE_FILE.contains(&(kind, decl.name.as_str(), decl.ty))
 }
 
 const ROOTS: &[&str] = &["params", "secrets", "pipeline", "run", "stages", "host"];
@@ -77,6 +113,9 @@ pub fn check_stage(
                 for (helper, span) in &analysis.helpers {
                     scope.check_helper(helper, *span);
                 }
+                for call in &analysis.calls {
+                    scope.check_arguments(call);
+                }
                 let untrusted: Vec<bool> = analysis.references.iter().map(|r| scope.resolve(r)).collect();
                 if field.sink == Sink::Shell {
                     scope.check_injection(&analysis.references, &untrusted, &analysis.scoped_emits);
@@ -97,11 +136,34 @@ impl StageScope<'_> {
         if HELPERS.contains(&name) {
             return;
         }
-        let help = self
-            .names
-            .did_you_mean(Set::Fixed(HELPERS), name, HELPERS.iter().copied())
+        let alias = HELPER_ALIASES.iter().find(|(other, _)| *other == name).map(|(_, ours)| format!("did you mean `{ours}`?"));
+        let help = alias
+            .or_else(|| self.names.did_you_mean(Set::Fixed(HELPERS), name, HELPERS.iter().copied()))
             .unwrap_or_else(|| format!("available helpers: {}", HELPERS.join(", ")));
         self.out.push(Diagnostic::error(Code::UnknownHelper, span, format!("unknown template helper `{name}`")).with_help(help));
+    }
+
+    /// A helper given too few arguments fails at run time; one given too many
+    /// ignores the rest, which is never what was meant.
+    fn check_arguments(&mut self, call: &Call) {
+        let Some(sig) = signature(&call.name) else {
+            return; // unknown: reported by `check_helper`
+        };
+        let (few, many) = (call.args < sig.min, sig.max.is_some_and(|max| call.args > max));
+        if !few && !many {
+            return;
+        }
+        let takes = match sig.max {
+            Some(max) if max == sig.min => plural(max, "argument"),
+            Some(max) => format!("{} to {max} arguments", sig.min),
+            None => format!("at least {}", plural(sig.min, "argument")),
+        };
+        let written = if sig.block { format!("{{{{{}}}}}…{{{{/{}}}}}", sig.usage, sig.name) } else { format!("{{{{ {} }}}}", sig.usage) };
+        self.out.push(
+            Diagnostic::error(Code::HelperArguments, call.span, format!("`{}` takes {takes}, found {}", sig.name, call.args))
+                .with_label(if few { "an argument is missing here" } else { "extra arguments would be ignored" })
+                .with_help(format!("write `{written}`")),
+        );
     }
 
     /// Checks one reference; returns whether it carries untrusted text.
@@ -110,15 +172,17 @@ impl StageScope<'_> {
         match segs.as_slice() {
             ["params", name, ..] => {
                 self.names.usage.params.insert((*name).to_owned());
-                if !self.names.has_param(name) {
-                    let help = self
-                        .names
-                        .did_you_mean(Set::Params, name, self.declared.params.iter().map(|p| p.as_str()))
-                        .unwrap_or_else(|| format!("declare it under `params:`, e.g. `params: {{ {name}: {{ required: true }} }}`"));
-                    self.out
-                        .push(Diagnostic::error(Code::UndeclaredParam, r.span, format!("param `{name}` is not declared")).with_help(help));
+                if self.names.has_param(name) {
+                    // given on the command line, unless `choices` keeps it to text of the file
+                    return !self.names.param_has_choices(name);
                 }
-                true
+                let help = self
+                    .names
+                    .did_you_mean(Set::Params, name, self.declared.params.iter().map(|p| p.as_str()))
+                    .unwrap_or_else(|| format!("declare it under `params:`, e.g. `params: {{ {name}: {{ required: true }} }}`"));
+                self.out.push(Diagnostic::error(Code::UndeclaredParam, r.span, format!("param `{name}` is not declared")).with_help(help));
+                // reported once, as undeclared: a `template-injection` on the same text would only repeat it
+                false
             }
             ["secrets", name, ..] => {
                 self.names.usage.secrets.insert((*name).to_owned());
@@ -201,7 +265,12 @@ impl StageScope<'_> {
             self.out.push(unknown_stage(&key, &self.declared.stages, self.names));
             return false;
         };
-        self.dag.add_dependency(from, to, EdgeKind::Implicit, span);
+        let what = match rest {
+            ["outputs", name, ..] => format!("outputs.{name}"),
+            [field, ..] => (*field).to_owned(),
+            [] => String::new(),
+        };
+        self.dag.add_read(from, to, &what, span);
         match rest {
             [] => {
                 self.out.push(
@@ -232,7 +301,7 @@ impl StageScope<'_> {
         }
         let declared = list(outputs.names.iter().map(String::as_str));
         let help = self.names.did_you_mean_output(id, name).unwrap_or_else(|| {
-            if target.kind.value == crate::kinds::Kind::Shell {
+            if target.kind.value == Kind::Shell {
                 format!("declare it in stage `{id}` under `outputs:` and write `{name}=…` to `$SLIPWAY_OUTPUT`")
             } else {
                 format!("a `{}` stage outputs: {declared}", target.kind.value)
@@ -286,7 +355,40 @@ fn too_costly(field: &crate::template::TemplateField<'_>) -> Diagnostic {
     .with_help("move the script into a file that the command runs, and pass values through `env:`; or split the template")
 }
 
+/// `1 argument`, `2 arguments`.
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 { format!("{n} {what}") } else { format!("{n} {what}s") }
+}
+
 /// An environment variable name for a template path: `stages.log.outputs.commits` -> `COMMITS`.
 fn env_name(path: &str) -> String {
     path.rsplit('.').next().unwrap_or("VALUE").to_ascii_uppercase().replace('-', "_")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reference::examples;
+
+    #[test]
+    fn text_outputs_are_untrusted_unless_slipway_makes_them() {
+        // every entry still names an output its kind declares (a rename would silently trust nothing)
+        for (kind, name, ty) in FROM_THE_FILE {
+            let outputs = examples::outputs(*kind).unwrap();
+            assert!(outputs.iter().any(|o| o.name == *name && o.ty == *ty), "{kind}: no {ty:?} output `{name}`");
+        }
+        // a shell stage's own outputs are what its command wrote, whatever they are called
+        let shell = examples::outputs(Kind::Shell).unwrap();
+        let declared = shell.iter().find(|o| o.name == examples::DECLARED).unwrap();
+        assert!(untrusted_output(Kind::Shell, declared));
+        let mut named_hosts = declared.clone();
+        named_hosts.name = "hosts".into();
+        assert!(untrusted_output(Kind::Shell, &named_hosts), "a declared `hosts` is text, not the host list");
+        // an output a kind adds is untrusted until listed; numbers and booleans never are
+        for kind in [Kind::Deploy, Kind::Http, Kind::Notify] {
+            assert!(untrusted_output(kind, &OutputDecl::new("new_text", OutputType::String, "")));
+            assert!(untrusted_output(kind, &OutputDecl::new("new_list", OutputType::List, "")));
+            assert!(!untrusted_output(kind, &OutputDecl::new("new_count", OutputType::Number, "")));
+        }
+    }
 }

@@ -224,7 +224,9 @@ fn check_stage(
             continue;
         }
         match dag.index(need) {
-            Some(target) => dag.add_dependency(me, target, EdgeKind::Explicit, need.span),
+            Some(target) => {
+                dag.add_dependency(me, target, EdgeKind::Explicit, need.span);
+            }
             None => out.push(unknown_stage(need, &declared.stages, names)),
         }
     }

@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::Tally;
 use super::names::Declared;
-use super::references::Usage;
+use super::references::{Usage, untrusted_output};
 use crate::diagnostic::{MAX_SUGGESTED_NAME as MAX_NAME, did_you_mean};
 use crate::model::Pipeline;
 
@@ -28,6 +28,8 @@ pub const LISTED: usize = 20;
 /// The names a pipeline declares, as sets, plus a suggestion memo.
 pub struct Names {
     params: HashSet<String>,
+    /// Params whose `choices` keep them to values written in the file.
+    chosen: HashSet<String>,
     secrets: HashSet<String>,
     roles: HashSet<String>,
     /// Each decoded stage's outputs.
@@ -59,7 +61,8 @@ pub enum Set {
 pub struct Outputs {
     /// In declaration order (suggestions and lists stay deterministic).
     pub names: Vec<String>,
-    /// Name -> whether it carries untrusted text.
+    /// Name -> whether it carries text from outside the pipeline file (see
+    /// [`super::references::untrusted_output`]).
     pub untrusted: HashMap<String, bool>,
     pub any_untrusted: bool,
 }
@@ -72,9 +75,14 @@ impl Names {
             .iter()
             .map(|(id, stage)| {
                 let decls = stage.config.spec().outputs();
+                let mut untrusted: HashMap<String, bool> = HashMap::with_capacity(decls.len());
+                for o in &decls {
+                    // a name declared twice is as untrusted as its worst declaration
+                    *untrusted.entry(o.name.clone()).or_default() |= untrusted_output(stage.kind.value, o);
+                }
                 let outputs = Outputs {
-                    any_untrusted: decls.iter().any(|o| o.untrusted),
-                    untrusted: decls.iter().map(|o| (o.name.clone(), o.untrusted)).collect(),
+                    any_untrusted: untrusted.values().any(|u| *u),
+                    untrusted,
                     names: decls.into_iter().map(|o| o.name).collect(),
                 };
                 (id.value.clone(), outputs)
@@ -82,6 +90,7 @@ impl Names {
             .collect();
         Names {
             params: set(&declared.params),
+            chosen: p.params.iter().filter(|(_, param)| !param.choices.is_empty()).map(|(k, _)| k.value.clone()).collect(),
             secrets: set(&declared.secrets),
             roles: set(&declared.roles),
             outputs,
@@ -104,6 +113,11 @@ impl Names {
 
     pub fn has_param(&self, name: &str) -> bool {
         self.params.contains(name)
+    }
+
+    /// Whether a declared param may only take one of its `choices`.
+    pub fn param_has_choices(&self, name: &str) -> bool {
+        self.chosen.contains(name)
     }
 
     pub fn has_secret(&self, name: &str) -> bool {
