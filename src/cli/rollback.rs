@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use slipway_core::kinds::Kind;
+use slipway_core::kinds::{DeployPhase, Kind, StageConfig};
 use slipway_core::model::Pipeline;
 use slipway_engine::context::{RunInfo, template_context};
 use slipway_engine::event::Event;
@@ -56,9 +56,16 @@ pub fn run(args: Args) -> i32 {
         eprintln!("help: its deploy stages: {}", if deploys.is_empty() { "none".to_owned() } else { deploys.join(", ") });
         return exit::USAGE;
     };
-    if stage.kind.value != Kind::Deploy {
-        eprintln!("error: stage `{}` is a `{}` stage: only `deploy` stages roll back", args.stage, stage.kind.value);
-        return exit::USAGE;
+    match &stage.config {
+        StageConfig::Deploy(c) if c.phase == DeployPhase::Prepare => {
+            eprintln!("error: stage `{}` only prepares releases (`phase: prepare`): roll back the stage that switches them", args.stage);
+            return exit::USAGE;
+        }
+        StageConfig::Deploy(_) => {}
+        _ => {
+            eprintln!("error: stage `{}` is a `{}` stage: only `deploy` stages roll back", args.stage, stage.kind.value);
+            return exit::USAGE;
+        }
     }
     let params = match params(pipeline, &args.params) {
         Ok(p) => p,

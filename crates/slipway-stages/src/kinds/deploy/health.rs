@@ -35,10 +35,13 @@ impl Deploy<'_> {
         let expect = h.expect_status.map_or(200, |s| s.0 as u16);
         let (limit, interval) = (h.timeout.map_or(DEFAULT_TIMEOUT, |t| t.0), h.interval.map_or(DEFAULT_INTERVAL, |t| t.0));
         let start = Instant::now();
+        let mut seen = String::new();
         loop {
             let left = limit.saturating_sub(start.elapsed());
-            let seen = match tokio::time::timeout(left.min(TRY_TIMEOUT), self.http.exchange(self.env, &req)).await {
-                Err(_) => "no answer".to_owned(),
+            seen = match tokio::time::timeout(left.min(TRY_TIMEOUT), self.http.exchange(self.env, &req)).await {
+                // A last try cut short by the deadline says less than the answer before it.
+                Err(_) if !seen.is_empty() && left < TRY_TIMEOUT => seen,
+                Err(_) => format!("no answer within {}", short(left.min(TRY_TIMEOUT))),
                 Ok(Err(e)) if self.env.is_cancelled() => return Err(e.message),
                 Ok(Err(e)) => e.message,
                 Ok(Ok(reply)) if reply.status.as_u16() != expect => format!("HTTP {}, not {expect}", reply.status.as_u16()),
