@@ -171,6 +171,7 @@ pub fn plan(args: PlanArgs) -> i32 {
         (false, _) => placeholders(),
     };
     let masker = Masker::new(secrets.values().map(String::as_str).filter(|v| *v != "***"));
+    super::log_mask::mask_with(&masker);
     let live = args.live_reads.then(|| Live::with_state_dir(&args.state.for_pipeline(&args.file), true));
     let history = args.live_reads.then(|| JournalHistory {
         state_dir: args.state.for_pipeline(&args.file),
@@ -431,6 +432,7 @@ fn prepare(checked: &Checked, meta: &RunMeta, wait_lock: Option<&str>, state: &P
         exit::INVALID
     })?;
     let masker = Masker::new(secrets.values().map(String::as_str));
+    super::log_mask::mask_with(&masker);
     let wait = wait_lock.map(humantime::parse_duration).transpose().map_err(|e| {
         eprintln!("error: --wait-lock={}: not a duration ({e}): write it like 30s, 10m or 1h", wait_lock.unwrap_or_default());
         exit::USAGE
