@@ -292,3 +292,21 @@ fn a_secret_too_short_to_mask_stops_run_resume_and_live_reads() {
     assert!(stderr.contains("secret `PIN` is too short to mask"), "{stderr}");
     assert!(!sb.path("ran").exists());
 }
+
+#[test]
+fn a_plan_masks_every_field_a_template_fills() {
+    let sb = Sandbox::new("secrets-plan-fields");
+    sb.write(
+        "p.yaml",
+        "version: 1\nname: m\nsecrets: { T: { env: TEST_T } }\nstages:\n  a: { kind: shell, run: 'true', workdir: 'w-{{ secrets.T }}', env: { X: '{{ upper secrets.T }}' } }\n",
+    );
+    for format in ["human", "json"] {
+        let out = sb.command(&["plan", "p.yaml", "--live-reads", "--format", format]).env("TEST_T", "s3cr3t-Zq81xv").output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("w-***"), "{text}");
+        for shown in ["s3cr3t-Zq81xv", "S3CR3T-ZQ81XV"] {
+            assert!(!text.contains(shown), "{format} plan shows `{shown}`:\n{text}");
+        }
+    }
+}

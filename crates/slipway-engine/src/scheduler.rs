@@ -645,7 +645,7 @@ impl PlannedStage {
                         Effect::Http { method, url: m.mask(&url), headers: pairs(headers), body: body.map(text) }
                     }
                     Effect::Command { command, on, env, workdir } => {
-                        Effect::Command { command: m.mask(&command), on, env: pairs(env), workdir }
+                        Effect::Command { command: m.mask(&command), on, env: pairs(env), workdir: workdir.map(text) }
                     }
                     Effect::Redis { url, command } => Effect::Redis { url: m.mask(&url), command: m.mask(&command) },
                     Effect::Note { text: t } => Effect::Note { text: m.mask(&t) },
