@@ -98,15 +98,16 @@ impl Renderer {
             Escape::Mattermost => (1, mattermost_escape),
         };
         self.escaped[i].get_or_init(|| {
-            // Escaping changes a secret's text too (`&` becomes `&amp;`).
+            // Escaping changes a secret's text too (`&` becomes `&amp;`): once
+            // it has, the masker learns every secret as escaped.
             let learning = |masker: Taught| {
                 move |s: &str| {
                     let out = f(s);
                     if out != s
                         && let Some(m) = masker.get()
+                        && m.touches(s)
                     {
-                        // Escaping only adds characters: never too short to mask.
-                        let _ = m.learn_derived([s], &out);
+                        m.learn_mapped(f);
                     }
                     out
                 }

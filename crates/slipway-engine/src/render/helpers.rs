@@ -245,8 +245,10 @@ mod tests {
         let masker = Masker::new(["p&ss<w0rd>xyz"]);
         let r = Renderer::new();
         r.teach(&masker);
-        let cx = json!({ "secrets": { "t": "p&ss<w0rd>xyz" } });
+        let cx = json!({ "secrets": { "t": "p&ss<w0rd>xyz" }, "body": "a commit & its <b>: p&ss<w0rd>xyz, again" });
         let out = r.render_escaped("said {{ secrets.t }}", &cx, super::super::Escape::Slack).unwrap();
         assert_eq!(masker.mask(&out), "said ***", "{out}");
+        let out = r.render_escaped("{{ body }}", &cx, super::super::Escape::Slack).unwrap();
+        assert_eq!(masker.mask(&out), "a commit &amp; its &lt;b&gt;: ***, again", "{out}");
     }
 }

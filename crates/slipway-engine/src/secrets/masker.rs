@@ -15,9 +15,11 @@ pub const MASK: &str = "***";
 /// with fewer shows them: at most 7 bytes of the secret at each cut.
 pub const FRAGMENT: usize = 8;
 
-/// How many values made from secrets by template helpers a run may add: past
-/// this, rendering fails rather than slowing every line down.
+/// How many values made from secrets by template helpers a run may add, and
+/// how long each may be: past this, rendering fails rather than slowing every
+/// line down.
 const MAX_LEARNED: usize = 4096;
+const MAX_LEARNED_LEN: usize = 64 * 1024;
 
 /// Replaces secret values in text: plain, percent-encoded, JSON- or
 /// Debug-escaped, base64-encoded inside longer base64 at any alignment, and
@@ -206,6 +208,12 @@ impl Masker {
                 "it would show {shown} character{s} of a secret, too few to mask (at least {MIN_LEN}): show more of it, or none"
             ));
         }
+        if output.len() > MAX_LEARNED_LEN {
+            return Err(format!(
+                "its output holds secret text and is {} bytes long, too long to mask as a secret (at most {MAX_LEARNED_LEN}): apply it to the secret alone",
+                output.len()
+            ));
+        }
         if self.compiled().learned >= MAX_LEARNED {
             return Err(format!(
                 "more than {MAX_LEARNED} values made from secrets by helpers: each is masked in every line, so this many would slow the run down"
@@ -213,6 +221,18 @@ impl Masker {
         }
         self.learn(output);
         Ok(())
+    }
+
+    /// For a transformation that works character by character (chat
+    /// escaping: `&` to `&amp;`): masks what it makes of every value known,
+    /// from now on.
+    pub fn learn_mapped(&self, f: impl Fn(&str) -> String) {
+        for value in self.compiled().values.iter() {
+            let mapped = f(value);
+            if mapped != *value {
+                self.learn(&mapped);
+            }
+        }
     }
 }
 

@@ -1,10 +1,10 @@
 //! The masking promise as a property: for a random secret, written in a random
 //! promised form (as itself, percent-encoded, JSON-escaped, inside longer
-//! base64 wrapped at any column, or transformed by a template helper and then
-//! encoded) inside random text cut into lines anywhere, no masked line shows
-//! the secret whole, nor [`FRAGMENT`] bytes of it in a row (characters of its
-//! base64). `cargo test` checks a few thousand cases; `cargo xtask fuzz`
-//! checks it for minutes.
+//! base64 wrapped at any column; or transformed by a template helper or chat
+//! escaping, then encoded) inside random text cut into lines anywhere, no
+//! masked line shows the secret whole, nor [`FRAGMENT`] bytes of it in a row
+//! (characters of its base64). `cargo test` checks a few thousand cases;
+//! `cargo xtask fuzz` checks it for minutes.
 
 use ::base64::Engine;
 use ::base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -12,7 +12,7 @@ use serde_json::json;
 use slipway_core::fuzz::Rng;
 
 use super::{FRAGMENT, MIN_LEN, Masker};
-use crate::render::Renderer;
+use crate::render::{Escape, Renderer};
 
 /// A case that broke the promise.
 #[derive(Debug)]
@@ -164,18 +164,33 @@ fn transformed(rng: &mut Rng, secret: &str, masker: &Masker) -> Option<(String, 
     let from: String = chars[rng.below(chars.len())..].iter().take(1 + rng.below(3)).collect();
     let n = rng.below(4);
     let to = random_text(rng, POOLS[0], n);
-    let template = match rng.below(7) {
+    let escape = match rng.below(8) {
+        0 => Some(Escape::Slack),
+        1 => Some(Escape::Mattermost),
+        _ => None,
+    };
+    let template = match rng.below(8) {
+        _ if escape.is_some() => "{{ secrets.s }}".to_owned(),
         0 => "{{ upper secrets.s }}".to_owned(),
         1 => "{{ lower secrets.s }}".to_owned(),
         2 => format!("{{{{ replace secrets.s {} {} }}}}", json!(from), json!(to)),
         3 => format!("{{{{ truncate secrets.s {} }}}}", 1 + rng.below(chars.len() + 2)),
         4 => "{{ abbrev secrets.s }}".to_owned(),
         5 => "{{ shell_quote secrets.s }}".to_owned(),
+        6 => "{{ trim secrets.s }}".to_owned(),
         _ => "{{ upper (truncate (lower secrets.s) 12) }}".to_owned(),
     };
     let renderer = Renderer::new();
     renderer.teach(masker);
-    let out = renderer.render(&template, &json!({ "secrets": { "s": secret } })).ok()?;
+    let cx = json!({ "secrets": { "s": secret } });
+    let out = match escape {
+        Some(e) => renderer.render_escaped(&template, &cx, e).ok()?,
+        None => renderer.render(&template, &cx).ok()?,
+    };
+    let template = match escape {
+        Some(e) => format!("{template} escaped for {e:?}"),
+        None => template,
+    };
     // Nothing of the secret left (`truncate` to `…`): nothing to mask.
     (!out.trim_end_matches('…').is_empty()).then_some((template, out))
 }

@@ -167,6 +167,9 @@ fn clones_share_what_is_learned_and_debug_shows_no_value() {
     // too little of a secret to mask
     let e = m.learn_derived(["s3cr3t-Value"], "s3c…").unwrap_err();
     assert!(e.contains("3 characters of a secret, too few to mask"), "{e}");
+    // too long to learn as a secret
+    let long = format!("S3CR3T-VALUE{}", "x".repeat(70_000));
+    assert!(m.learn_derived(["s3cr3t-Value"], &long).unwrap_err().contains("too long to mask"));
     let debug = format!("{m:?}");
     assert!(!debug.contains("s3cr3t") && !debug.to_lowercase().contains("s3cr3t"), "{debug}");
 }
