@@ -14,7 +14,13 @@ use crate::root;
 
 pub fn run(args: &[&str]) -> Result<()> {
     let minutes: f64 = flag(args, "--minutes").unwrap_or(1.0);
-    let seed: u64 = flag(args, "--seed").unwrap_or(0x5eed_f00d);
+    // As printed: decimal or 0x-hex.
+    let seed: u64 = flag::<String>(args, "--seed")
+        .and_then(|s| match s.strip_prefix("0x") {
+            Some(hex) => u64::from_str_radix(hex, 16).ok(),
+            None => s.parse().ok(),
+        })
+        .unwrap_or(0x5eed_f00d);
     let target: String = flag(args, "--target").unwrap_or_else(|| "all".to_owned());
     std::panic::set_hook(Box::new(|_| {}));
     let mut failed = 0;

@@ -19,17 +19,19 @@ const MAX_ESCAPE: usize = 12;
 /// One value to find, and where each of its bytes can start a match.
 pub(super) struct Needle {
     bytes: Vec<u8>,
-    /// `(byte, offset)` for every offset, sorted: the offsets where a byte of
-    /// the haystack could begin a fragment as itself.
-    by_byte: Vec<(u8, u32)>,
+    /// `(byte, next byte, offset)` for every offset a fragment can start at
+    /// (past the first, with [`FRAGMENT`] bytes to go), sorted: where two bytes
+    /// of the haystack could begin a fragment as themselves.
+    by_pair: Vec<(u8, u8, u32)>,
 }
 
 impl Needle {
     pub fn new(value: &str) -> Self {
         let bytes = value.as_bytes().to_vec();
-        let mut by_byte: Vec<(u8, u32)> = bytes.iter().enumerate().map(|(i, b)| (*b, i as u32)).collect();
-        by_byte.sort_unstable();
-        Needle { bytes, by_byte }
+        let last = bytes.len().saturating_sub(FRAGMENT);
+        let mut by_pair: Vec<(u8, u8, u32)> = (1..=last).map(|k| (bytes[k], bytes[k + 1], k as u32)).collect();
+        by_pair.sort_unstable();
+        Needle { bytes, by_pair }
     }
 
     pub fn first(&self) -> u8 {
@@ -61,14 +63,16 @@ impl Needle {
                     out.push((at.min(text), end));
                 }
             };
-            if matches!(b, b'%' | b'\\' | b'+') {
-                (1..self.bytes.len()).for_each(&mut try_from);
+            let escape = |c: Option<&u8>| matches!(c, Some(b'%' | b'\\' | b'+'));
+            if escape(Some(&b)) {
+                (1..=self.bytes.len().saturating_sub(FRAGMENT)).for_each(&mut try_from);
             } else {
-                let from = self.by_byte.partition_point(|(x, _)| *x < b);
-                for &(_, k) in self.by_byte[from..].iter().take_while(|(x, _)| *x == b) {
-                    if k > 0 {
-                        try_from(k as usize);
-                    }
+                // the offsets where the secret holds `b`, and the next byte too
+                // unless that is escaped
+                let next = hay.get(at + 1).filter(|c| !escape(Some(c)));
+                let from = self.by_pair.partition_point(|&(x, y, _)| (x, y) < (b, *next.unwrap_or(&0)));
+                for &(_, _, k) in self.by_pair[from..].iter().take_while(|&&(x, y, _)| x == b && next.is_none_or(|n| y == *n)) {
+                    try_from(k as usize);
                 }
             }
             if at >= text {

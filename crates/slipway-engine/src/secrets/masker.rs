@@ -39,6 +39,9 @@ struct Compiled {
     values: Vec<String>,
     learned: usize,
     needles: Vec<Arc<Needle>>,
+    /// The needles that are whole values (not lines of one): a line that
+    /// starts with a piece of a value's line starts with a piece of the value.
+    whole: Vec<u32>,
     /// Per byte: the needles a match can start with there (as itself, or any
     /// of them at an escape: `%`, `\`, and `+` for a space).
     first: Vec<Vec<u32>>,
@@ -48,6 +51,7 @@ struct Compiled {
 impl Compiled {
     fn add(&mut self, value: &str) {
         self.values.push(value.to_owned());
+        self.whole.push(self.needles.len() as u32);
         self.add_needle(value);
         // `echo $T` and most readers drop blanks around a value.
         let trimmed = value.trim();
@@ -90,8 +94,8 @@ impl Compiled {
         }
         let line_starts = std::iter::once(0).chain(hay.iter().enumerate().filter(|(_, b)| **b == b'\n').map(|(i, _)| i + 1));
         for line in line_starts {
-            for n in &self.needles {
-                n.find_at_line_start(hay, line, &mut out);
+            for &n in &self.whole {
+                self.needles[n as usize].find_at_line_start(hay, line, &mut out);
             }
         }
         self.base64.find(hay, &mut out);
