@@ -51,6 +51,7 @@ reasons! {
     KindNotRunnable = "kind-not-runnable", exit::INVALID;
     SecretMissing = "secret-missing", exit::INVALID;
     SecretUnreadable = "secret-unreadable", exit::INVALID;
+    SecretTooShort = "secret-too-short", exit::INVALID;
     DeployLocked = "deploy-locked", exit::LOCKED;
     DeployLockTimeout = "deploy-lock-timeout", exit::LOCKED;
     LockFailed = "lock-failed", exit::USAGE;
@@ -140,6 +141,7 @@ impl Failure {
         let why = match e {
             SecretError::MissingEnv { .. } | SecretError::EmptyFile { .. } => Why::SecretMissing,
             SecretError::File { .. } => Why::SecretUnreadable,
+            SecretError::TooShort { .. } => Why::SecretTooShort,
         };
         Failure::new(why, e.to_string())
     }

@@ -5,6 +5,7 @@ mod files;
 mod graph;
 mod help;
 mod load;
+mod log_mask;
 mod plan_view;
 mod report;
 mod rollback;
@@ -120,7 +121,7 @@ pub fn run(cli: Cli) -> i32 {
     }
 }
 
-/// tracing to stderr: warnings by default, `-v` debug, `-vv` trace, `RUST_LOG` wins.
+/// tracing to stderr, masked: warnings by default, `-v` debug, `-vv` trace, `RUST_LOG` wins.
 fn init_logging(verbose: u8, format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let level = match verbose {
@@ -128,8 +129,9 @@ fn init_logging(verbose: u8, format: LogFormat) {
         1 => "debug",
         _ => "trace",
     };
+    log_mask::mask_panics();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(log_mask::MaskedStderr).with_target(false);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),

@@ -185,6 +185,7 @@ fn planned(args: PlanArgs) -> Result<i32, Failure> {
         (false, _) => placeholders(),
     };
     let masker = Masker::new(secrets.values().map(String::as_str).filter(|v| *v != "***"));
+    super::log_mask::mask_with(&masker);
     let live = args.live_reads.then(|| Live::with_state_dir(&args.state.for_pipeline(&args.file), true));
     let history = args.live_reads.then(|| JournalHistory {
         state_dir: args.state.for_pipeline(&args.file),
@@ -434,6 +435,7 @@ fn prepare(checked: &Checked, meta: &RunMeta, wait_lock: Option<&str>, state: &P
     }
     let secrets = resolve(pipeline, file.parent().unwrap_or(Path::new("."))).map_err(|e| Failure::secret(e).file(file))?;
     let masker = Masker::new(secrets.values().map(String::as_str));
+    super::log_mask::mask_with(&masker);
     let wait = wait_lock.map(humantime::parse_duration).transpose().map_err(|e| {
         let message = format!("--wait-lock={}: not a duration ({e}): write it like 30s, 10m or 1h", wait_lock.unwrap_or_default());
         Failure::new(Why::InvalidArgument, message).file(file)

@@ -50,7 +50,7 @@ fn errors_before_a_run_are_json_with_stable_codes_and_the_same_exit_codes() {
     assert!(d["message"].as_str().unwrap().contains("SLIPWAY_IT_UNSET_TOKEN"), "{d}");
 
     let args = ["run", "p.yaml", "--format", "json", "--param", "version=1", "--wait-lock=soon"];
-    let out = sb.command(&args).env("SLIPWAY_IT_UNSET_TOKEN", "set").output().unwrap();
+    let out = sb.command(&args).env("SLIPWAY_IT_UNSET_TOKEN", "a-token-value").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(diagnostic(&out)["code"], "invalid-argument");
 

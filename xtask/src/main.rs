@@ -1,5 +1,5 @@
 //! Project chores: `cargo xtask schema [--check]`, `cargo xtask bench validate`,
-//! `cargo xtask fuzz [--minutes N]`.
+//! `cargo xtask fuzz [--minutes N] [--target all|validate|masker]`.
 
 mod bench;
 mod bench_changelog;
@@ -24,7 +24,7 @@ fn main() -> Result<()> {
         ["bench", "changelog", rest @ ..] => bench_changelog::changelog(rest),
         ["fuzz", rest @ ..] => fuzz::run(rest),
         _ => bail!(
-            "usage: cargo xtask schema [--check] | bench validate [--quick] | bench exec [--quick] [--bin PATH] | bench fleet [--quick] [--bin PATH] | bench changelog [--quick] [--bin PATH] | fuzz [--minutes N] [--seed N]"
+            "usage: cargo xtask schema [--check] | bench validate [--quick] | bench exec [--quick] [--bin PATH] | bench fleet [--quick] [--bin PATH] | bench changelog [--quick] [--bin PATH] | fuzz [--minutes N] [--seed N] [--target all|validate|masker]"
         ),
     }
 }

@@ -4,11 +4,22 @@
 //! Chat text is the exception: there a value written by `{{ … }}` is escaped
 //! for the service's markup ([`Escape`]), so a commit subject cannot ping a
 //! channel or forge a link, while the author's own literal text is kept.
+//!
+//! A renderer taught a [`Masker`] ([`Renderer::teach`]) tells it what its
+//! helpers make of secret text: `{{ upper secrets.token }}` no longer reads as
+//! the token, so the masker learns the upper-cased value as the run renders it.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
-use handlebars::{Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderErrorReason, no_escape};
+use handlebars::{Handlebars, RenderErrorReason};
 use serde_json::Value;
+
+use crate::secrets::Masker;
+
+mod helpers;
+
+use helpers::registry;
+pub use helpers::shell_quote;
 
 /// How values are escaped where a template writes them (`{{ x }}`, helpers
 /// included); `{{{ x }}}` writes a value as it is. Text the author wrote in
@@ -30,7 +41,12 @@ pub struct Renderer {
     lenient: Handlebars<'static>,
     /// Per [`Escape`] (in its order): strict and lenient, built on first use.
     escaped: [OnceLock<(Handlebars<'static>, Handlebars<'static>)>; 2],
+    /// Learns what helpers make of secret text, once taught.
+    masker: Taught,
 }
+
+/// The masker a renderer's helpers teach, shared with them.
+pub(crate) type Taught = Arc<OnceLock<Masker>>;
 
 impl Default for Renderer {
     fn default() -> Self {
@@ -40,7 +56,19 @@ impl Default for Renderer {
 
 impl Renderer {
     pub fn new() -> Self {
-        Renderer { strict: registry(true), lenient: registry(false), escaped: [OnceLock::new(), OnceLock::new()] }
+        let masker = Taught::default();
+        Renderer { strict: registry(true, &masker), lenient: registry(false, &masker), escaped: [OnceLock::new(), OnceLock::new()], masker }
+    }
+
+    /// From now on, a helper that turns secret text into something else
+    /// (`upper`, `lower`, `replace`, `trim`, `truncate`, `abbrev`,
+    /// `shell_quote`, chat escaping) teaches its output to `masker`, and every
+    /// clone of it masks that too. One that would show fewer than
+    /// [`crate::secrets::MIN_LEN`] characters of a secret fails the render.
+    /// Helpers that keep their input's text whole (`concat`, `join`,
+    /// `default`, `json`, `url_encode`) need not: the masker finds it.
+    pub fn teach(&self, masker: &Masker) {
+        let _ = self.masker.set(masker.clone());
     }
 
     /// Renders in strict mode: reading a variable that does not exist fails.
@@ -70,10 +98,25 @@ impl Renderer {
             Escape::Mattermost => (1, mattermost_escape),
         };
         self.escaped[i].get_or_init(|| {
-            let mut strict = registry(true);
-            strict.register_escape_fn(f);
-            let mut lenient = registry(false);
-            lenient.register_escape_fn(move |s: &str| if is_placeholder(s) { s.to_owned() } else { f(s) });
+            // Escaping changes a secret's text too (`&` becomes `&amp;`): once
+            // it has, the masker learns every secret as escaped.
+            let learning = |masker: Taught| {
+                move |s: &str| {
+                    let out = f(s);
+                    if out != s
+                        && let Some(m) = masker.get()
+                        && m.touches(s)
+                    {
+                        m.learn_mapped(f);
+                    }
+                    out
+                }
+            };
+            let mut strict = registry(true, &self.masker);
+            strict.register_escape_fn(learning(self.masker.clone()));
+            let mut lenient = registry(false, &self.masker);
+            let escape = learning(self.masker.clone());
+            lenient.register_escape_fn(move |s: &str| if is_placeholder(s) { s.to_owned() } else { escape(s) });
             (strict, lenient)
         })
     }
@@ -185,102 +228,6 @@ fn render_with(hb: &Handlebars<'static>, template: &str, context: &Value) -> Res
     })
 }
 
-fn registry(strict: bool) -> Handlebars<'static> {
-    let mut hb = Handlebars::new();
-    hb.set_strict_mode(strict);
-    hb.register_escape_fn(no_escape);
-    hb.register_helper("json", Box::new(json));
-    hb.register_helper("shell_quote", Box::new(shell_quote_helper));
-    hb.register_helper("default", Box::new(default));
-    hb.register_helper("join", Box::new(join));
-    hb.register_helper("truncate", Box::new(truncate));
-    hb.register_helper("upper", Box::new(upper));
-    hb.register_helper("lower", Box::new(lower));
-    hb.register_helper("trim", Box::new(trim));
-    hb.register_helper("replace", Box::new(replace));
-    hb.register_helper("abbrev", Box::new(abbrev));
-    hb.register_helper("concat", Box::new(concat));
-    hb.register_helper("url_encode", Box::new(url_encode));
-    hb
-}
-
-/// `'…'` with embedded quotes closed, escaped and reopened: safe as one shell word.
-pub fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
-}
-
-/// The text a value renders as (strings bare, everything else as JSON).
-fn text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
-}
-
-/// Argument `i` of a helper. In strict mode a variable that has no value is an
-/// error here too, as it is in `{{ x }}`: a typo in `{{ shell_quote this.versoin }}`
-/// must fail the stage, not pass an empty word to the command.
-fn param<'a>(h: &'a Helper<'_>, strict: bool, i: usize, name: &'static str) -> Result<&'a Value, RenderErrorReason> {
-    let p = h.param(i).ok_or(RenderErrorReason::ParamNotFoundForIndex(name, i))?;
-    if strict && p.is_value_missing() {
-        return Err(RenderErrorReason::MissingVariable(p.relative_path().cloned()));
-    }
-    Ok(p.value())
-}
-
-/// A helper's body: its arguments, and whether the registry is strict.
-type HelperFn = fn(&Helper<'_>, bool) -> Result<String, RenderErrorReason>;
-
-/// A helper's output is a value like any other: escaped as the registry says,
-/// unless it is written by `{{{ … }}}` or feeds another helper (Handlebars
-/// turns escaping off for both).
-macro_rules! helper {
-    ($name:ident, $body:expr) => {
-        fn $name(h: &Helper<'_>, hb: &Handlebars<'_>, _: &Context, rc: &mut RenderContext<'_, '_>, out: &mut dyn Output) -> HelperResult {
-            let f: HelperFn = $body;
-            let text = f(h, hb.strict_mode())?;
-            if rc.is_disable_escape() {
-                out.write(&text)?;
-            } else {
-                out.write(&hb.get_escape_fn()(&text))?;
-            }
-            Ok(())
-        }
-    };
-}
-
-helper!(json, |h, s| Ok(serde_json::to_string(param(h, s, 0, "json")?).unwrap_or_default()));
-helper!(shell_quote_helper, |h, s| Ok(shell_quote(&text(param(h, s, 0, "shell_quote")?))));
-helper!(default, |h, s| {
-    let v = h.param(0).map(|p| p.value()).unwrap_or(&Value::Null);
-    let empty = matches!(v, Value::Null) || v.as_str() == Some("");
-    Ok(if empty { text(param(h, s, 1, "default")?) } else { text(v) })
-});
-helper!(join, |h, s| {
-    let sep = if h.param(1).is_some() { text(param(h, s, 1, "join")?) } else { ", ".into() };
-    Ok(match param(h, s, 0, "join")? {
-        Value::Array(items) => items.iter().map(text).collect::<Vec<_>>().join(&sep),
-        other => text(other),
-    })
-});
-helper!(truncate, |h, strict| {
-    let s = text(param(h, strict, 0, "truncate")?);
-    let n = match param(h, strict, 1, "truncate")? {
-        Value::String(n) => n.trim().parse::<u64>().ok(),
-        other => other.as_u64(),
-    }
-    .ok_or(RenderErrorReason::InvalidParamType("truncate: a number of characters"))? as usize;
-    Ok(if s.chars().count() > n { s.chars().take(n.saturating_sub(1)).chain(std::iter::once('…')).collect() } else { s })
-});
-helper!(upper, |h, s| Ok(text(param(h, s, 0, "upper")?).to_uppercase()));
-helper!(lower, |h, s| Ok(text(param(h, s, 0, "lower")?).to_lowercase()));
-helper!(trim, |h, s| Ok(text(param(h, s, 0, "trim")?).trim().to_owned()));
-helper!(replace, |h, s| Ok(text(param(h, s, 0, "replace")?).replace(&text(param(h, s, 1, "replace")?), &text(param(h, s, 2, "replace")?))));
-helper!(abbrev, |h, s| Ok(text(param(h, s, 0, "abbrev")?).chars().take(7).collect()));
-helper!(concat, |h, s| (0..h.params().len()).map(|i| param(h, s, i, "concat").map(text)).collect());
-helper!(url_encode, |h, s| Ok(crate::secrets::url_encode(&text(param(h, s, 0, "url_encode")?))));
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -335,22 +282,6 @@ mod tests {
     }
 
     #[test]
-    fn every_helper_validation_allows_is_registered() {
-        let r = Renderer::new();
-        let cx = json!({"x": ["a"], "y": "b"});
-        for name in slipway_core::template::HELPERS {
-            let call = if ["if", "unless", "each", "with"].contains(name) {
-                format!("{{{{#{name} x}}}}{{{{/{name}}}}}")
-            } else {
-                format!("{{{{ {name} x y 1 }}}}")
-            };
-            if let Err(e) = r.render_lenient(&call, &cx) {
-                assert!(!e.contains("Helper not found"), "helper `{name}` is allowed by validation but not registered: {e}");
-            }
-        }
-    }
-
-    #[test]
     fn strict_mode_fails_on_missing_variables() {
         let e = render("{{ params.nope }}", json!({"params": {}})).unwrap_err();
         assert!(e.contains("params.nope"), "{e}");
@@ -359,25 +290,6 @@ mod tests {
     #[test]
     fn html_is_not_escaped() {
         assert_eq!(render("{{ x }}", json!({"x": "<a & 'b'>"})).unwrap(), "<a & 'b'>");
-    }
-
-    #[test]
-    fn a_missing_value_inside_a_helper_fails_as_it_does_alone() {
-        let cx = json!({ "release": { "version": "1.2" }, "items": [{ "sha": "abc" }] });
-        for t in [
-            "{{ shell_quote release.versoin }}",
-            "{{ upper release.nope }}",
-            "{{ join release.nope }}",
-            "{{ concat \"a\" release.nope }}",
-            "{{#each items}}{{ shell_quote this.shaa }}{{/each}}",
-        ] {
-            let e = render(t, cx.clone()).unwrap_err();
-            assert!(e.contains("which has no value"), "{t}: {e}");
-        }
-        // `default` is there for values that may be missing; lenient rendering (plans) allows them
-        assert_eq!(render("{{ default release.nope \"none\" }}", cx.clone()).unwrap(), "none");
-        assert_eq!(Renderer::new().render_lenient("{{ upper release.nope }}", &cx).unwrap(), "");
-        assert_eq!(render("{{ truncate \"abcdef\" \"4\" }}", cx.clone()).unwrap(), "abc…");
     }
 
     #[test]
@@ -423,20 +335,6 @@ mod tests {
             r.render_escaped("{{ p }}", &cx, Escape::Slack).unwrap(),
             "&lt;stages.build.outputs.commits[0].subject: known after run&gt;"
         );
-    }
-
-    #[test]
-    fn helpers_work() {
-        let cx = json!({"s": "it's", "l": ["a", "b"], "sha": "0123456789abcdef", "n": 3, "e": ""});
-        assert_eq!(render("{{ shell_quote s }}", cx.clone()).unwrap(), "'it'\\''s'");
-        assert_eq!(render("{{ join l \"-\" }}", cx.clone()).unwrap(), "a-b");
-        assert_eq!(render("{{ json l }}", cx.clone()).unwrap(), "[\"a\",\"b\"]");
-        assert_eq!(render("{{ abbrev sha }}", cx.clone()).unwrap(), "0123456");
-        assert_eq!(render("{{ default e \"x\" }}", cx.clone()).unwrap(), "x");
-        assert_eq!(render("{{ truncate sha 5 }}", cx.clone()).unwrap(), "0123…");
-        assert_eq!(render("{{#if (eq n 3)}}yes{{/if}}", cx.clone()).unwrap(), "yes");
-        assert_eq!(render("{{ upper (concat s \"!\") }}", cx.clone()).unwrap(), "IT'S!");
-        assert_eq!(render("{{ url_encode \"a b/c\" }}", cx).unwrap(), "a%20b%2Fc");
     }
 
     /// `validate` checks each helper call against `slipway_core::template::SIGNATURES`

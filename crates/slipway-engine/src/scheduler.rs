@@ -163,6 +163,7 @@ type StageFuture<'a> = BoxFuture<'a, (Result<Outputs, StageError>, u32)>;
 /// Runs every stage for real.
 pub async fn execute(pipeline: &Pipeline, dag: &Dag, runners: &dyn Runners, mut opts: RunOptions<'_>) -> RunOutcome {
     let renderer = Renderer::new();
+    renderer.teach(&opts.masker);
     let started = Instant::now();
     // What stages say while they run (attempts, log lines) comes back here, to be
     // recorded in the journal and shown, in order, before their `stage_finished`.
@@ -650,7 +651,7 @@ impl PlannedStage {
                         Effect::Http { method, url: m.mask(&url), headers: pairs(headers), body: body.map(text) }
                     }
                     Effect::Command { command, on, env, workdir } => {
-                        Effect::Command { command: m.mask(&command), on, env: pairs(env), workdir }
+                        Effect::Command { command: m.mask(&command), on, env: pairs(env), workdir: workdir.map(text) }
                     }
                     Effect::Redis { url, command } => Effect::Redis { url: m.mask(&url), command: m.mask(&command) },
                     Effect::Note { text: t } => Effect::Note { text: m.mask(&t) },
@@ -677,6 +678,7 @@ pub async fn plan(
     opts: &RunOptions<'_>,
 ) -> Vec<PlannedStage> {
     let renderer = Renderer::new();
+    renderer.teach(&opts.masker);
     let order = dag.topological().unwrap_or_default();
     let mut stages_cx: BTreeMap<String, StageFacts> = BTreeMap::new();
     // Stages read live: their outputs are real values, not placeholders.
