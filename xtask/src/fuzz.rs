@@ -22,6 +22,9 @@ pub fn run(args: &[&str]) -> Result<()> {
         })
         .unwrap_or(0x5eed_f00d);
     let target: String = flag(args, "--target").unwrap_or_else(|| "all".to_owned());
+    if !matches!(target.as_str(), "all" | "validate" | "masker") {
+        bail!("--target {target}: not a target: all, validate or masker");
+    }
     std::panic::set_hook(Box::new(|_| {}));
     let mut failed = 0;
     if matches!(target.as_str(), "all" | "validate") {
@@ -29,9 +32,6 @@ pub fn run(args: &[&str]) -> Result<()> {
     }
     if matches!(target.as_str(), "all" | "masker") {
         failed += masker(minutes, seed)?;
-    }
-    if !matches!(target.as_str(), "all" | "validate" | "masker") {
-        bail!("--target {target}: not a target: all, validate or masker");
     }
     if failed > 0 {
         bail!("{failed} inputs failed: see fuzz/crashes/");
