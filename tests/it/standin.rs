@@ -161,7 +161,7 @@ fn reason(status: u16) -> &'static str {
 
 /// Reads one request: request line, headers (names lowercased), a body of
 /// `Content-Length` bytes.
-fn read_request(stream: &mut TcpStream) -> Option<Recorded> {
+pub fn read_request(stream: &mut TcpStream) -> Option<Recorded> {
     let mut reader = BufReader::new(stream.try_clone().ok()?);
     let mut line = String::new();
     reader.read_line(&mut line).ok()?;
