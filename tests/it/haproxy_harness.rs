@@ -79,7 +79,9 @@ impl App {
                 loop {
                     if halt.load(Ordering::SeqCst) {
                         // SAFETY: signalling our own child, which we have not reaped yet.
-                        unsafe { kill(child.id() as i32, 15) };
+                        // SIGKILL: the app may be mid-restart and slow to act on SIGTERM, and a
+                        // test must never wait on it.
+                        unsafe { kill(child.id() as i32, 9) };
                         let _ = child.wait();
                         return;
                     }

@@ -40,6 +40,9 @@ broken = os.path.exists(os.path.join(current, "BROKEN"))
 class Handler(BaseHTTPRequestHandler):
     # HTTP/1.0: one request per connection, so a stop never cuts a kept-alive one.
     protocol_version = "HTTP/1.0"
+    # A connection that never sends its request (a check, a client that went
+    # away) times out: the stop joins request threads, and must not wait on one.
+    timeout = 1
 
     def do_GET(self):
         if self.path == "/health":
