@@ -135,9 +135,6 @@ impl Planner for Plan {
     }
 }
 
-/// Whether this version runs the kind (false: it only plans).
-pub const RUNS: bool = true;
-
 pub struct Run {
     pub http: HttpCap,
 }

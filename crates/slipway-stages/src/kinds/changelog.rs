@@ -133,9 +133,6 @@ impl Planner for Plan {
     }
 }
 
-/// Whether this version runs the kind (false: it only plans).
-pub const RUNS: bool = true;
-
 pub struct Run {
     /// Read-only under `plan --live-reads`: every request here is a GET. The
     /// `git` source runs read-only git subcommands only (see `clients::git`).

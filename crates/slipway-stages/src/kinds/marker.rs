@@ -225,9 +225,6 @@ impl Planner for Plan {
     }
 }
 
-/// Whether this version runs the kind (false: it only plans).
-pub const RUNS: bool = true;
-
 /// What a stage's earlier attempts in this run achieved.
 struct Progress {
     at: u64,

@@ -139,9 +139,6 @@ impl Planner for Plan {
     }
 }
 
-/// Whether this version runs the kind (false: it only plans).
-pub const RUNS: bool = true;
-
 /// What a destination did with this stage's message in an earlier attempt.
 #[derive(Debug, Clone)]
 enum Delivery {
