@@ -18,17 +18,7 @@ pub fn validate(args: &[&str]) -> Result<()> {
     let quick = args.contains(&"--quick");
     let runs = if quick { 5 } else { 30 };
     let flag = |name: &str| args.iter().position(|a| *a == name).and_then(|i| args.get(i + 1)).copied();
-    let bin = match flag("--bin") {
-        Some(path) => std::path::PathBuf::from(path),
-        None => {
-            let status = Command::new("cargo").args(["build", "--release", "--quiet", "--bin", "slipway"]).current_dir(root()).status()?;
-            if !status.success() {
-                bail!("release build failed");
-            }
-            let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), std::path::PathBuf::from);
-            target.join("release/slipway")
-        }
-    };
+    let bin = crate::slipway_bin(args)?;
     let size = flag("--size").and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
     if args.contains(&"--hostile") {
         return hostile(&bin, size);

@@ -21,7 +21,6 @@ use anyhow::{Context, Result, bail};
 use slipway_engine::runtime::{Runners, StageEnv};
 
 use crate::bench::{median_of, ms};
-use crate::root;
 
 /// Commits in the range listed.
 const COMMITS: usize = 10_000;
@@ -33,17 +32,7 @@ const FORMAT: &str = "--format=tformat:%H%x1f%an%x1f%ae%x1f%aI%x1f%s%x1e";
 
 pub fn changelog(args: &[&str]) -> Result<()> {
     let quick = args.contains(&"--quick");
-    let bin = match args.iter().position(|a| *a == "--bin") {
-        Some(i) => std::path::absolute(args.get(i + 1).context("--bin needs a path")?)?,
-        None => {
-            let status = Command::new("cargo").args(["build", "--release", "--quiet", "--bin", "slipway"]).current_dir(root()).status()?;
-            if !status.success() {
-                bail!("release build failed");
-            }
-            let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
-            target.join("release/slipway")
-        }
-    };
+    let bin = crate::slipway_bin(args)?;
     let tmp = std::env::temp_dir().join(format!("slipway-bench-changelog-{}", std::process::id()));
     std::fs::create_dir_all(&tmp)?;
     let result = measure(&bin, &tmp, if quick { 3 } else { 15 });

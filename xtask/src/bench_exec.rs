@@ -11,21 +11,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 use crate::bench::{median_of, ms};
-use crate::root;
 
 pub fn exec(args: &[&str]) -> Result<()> {
     let quick = args.contains(&"--quick");
     // `--bin PATH` times another build (say, main's) with the same harness.
-    let bin = match args.iter().position(|a| *a == "--bin") {
-        Some(i) => std::path::absolute(args.get(i + 1).context("--bin needs a path")?)?,
-        None => {
-            let status = Command::new("cargo").args(["build", "--release", "--quiet", "--bin", "slipway"]).current_dir(root()).status()?;
-            if !status.success() {
-                bail!("release build failed");
-            }
-            root().join("target/release/slipway")
-        }
-    };
+    let bin = crate::slipway_bin(args)?;
     let tmp = std::env::temp_dir().join(format!("slipway-bench-exec-{}", std::process::id()));
     std::fs::create_dir_all(&tmp)?;
 

@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 use crate::bench::{median_of, ms};
-use crate::root;
 
 #[path = "../../tests/it/fleet_harness.rs"]
 pub(crate) mod fleet_harness;
@@ -24,10 +23,7 @@ const CONCURRENCY: usize = 20;
 
 pub fn fleet(args: &[&str]) -> Result<()> {
     let quick = args.contains(&"--quick");
-    let bin = match args.iter().position(|a| *a == "--bin") {
-        Some(i) => std::path::absolute(args.get(i + 1).context("--bin needs a path")?)?,
-        None => release_build()?,
-    };
+    let bin = crate::slipway_bin(args)?;
     if let Some(why) = Fleet::unavailable() {
         bail!("{why}");
     }
@@ -87,15 +83,6 @@ pub fn fleet(args: &[&str]) -> Result<()> {
     );
     crate::bench_deploy::deploy(&bin, if quick { 3 } else { 6 })?;
     Ok(())
-}
-
-fn release_build() -> Result<PathBuf> {
-    let status = Command::new("cargo").args(["build", "--release", "--quiet", "--bin", "slipway"]).current_dir(root()).status()?;
-    if !status.success() {
-        bail!("release build failed");
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
-    Ok(target.join("release/slipway"))
 }
 
 fn time(f: impl FnOnce() -> Result<()>) -> Result<Duration> {

@@ -29,6 +29,22 @@ fn main() -> Result<()> {
     }
 }
 
+/// The `slipway` binary a bench times: `--bin PATH` (another build, say
+/// main's, for before and after), else this checkout's release build, made
+/// now, under `CARGO_TARGET_DIR` when that is set.
+pub fn slipway_bin(args: &[&str]) -> Result<PathBuf> {
+    if let Some(i) = args.iter().position(|a| *a == "--bin") {
+        return Ok(std::path::absolute(args.get(i + 1).context("--bin needs a path")?)?);
+    }
+    let status =
+        std::process::Command::new("cargo").args(["build", "--release", "--quiet", "--bin", "slipway"]).current_dir(root()).status()?;
+    if !status.success() {
+        bail!("release build failed");
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
+    Ok(target.join("release/slipway"))
+}
+
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
 }
