@@ -58,7 +58,12 @@ fn without_draining_the_same_deploy_drops_requests() {
 #[test]
 fn a_failed_health_check_rolls_every_updated_host_back() {
     let Some(s) = Stand::start("deploy-rollback") else { return };
-    s.write(&format!("    batch_size: 1\n{}", s.haproxy_block()));
+    // A failure stage reads what the failed deploy says about the hosts.
+    let page = "  page:\n    kind: shell\n    needs: [deploy]\n    when: failure\n    env:\n\
+                \x20     BACK: '{{ stages.deploy.outputs.rolled_back }}'\n\
+                \x20     HOSTS: '{{#each stages.deploy.outputs.host_releases}}{{ this.name }}={{ this.status }} {{/each}}'\n\
+                \x20   run: echo \"$BACK $HOSTS\" > paged\n";
+    s.write(&format!("    batch_size: 1\n{}{page}", s.haproxy_block()));
     let (out, tally, _) = s.deploy_under_load("v1", &["--param", "broken=web-3"]);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     let evs = events(&out.stdout);
@@ -75,6 +80,11 @@ fn a_failed_health_check_rolls_every_updated_host_back() {
     assert!(reason.contains(&format!("web-4 on {SEED} (not reached)")), "{reason}");
     assert_eq!((s.app("web-4").current(), s.app("web-4").starts()), (SEED.to_owned(), 1), "web-4 was never touched");
     assert_eq!(tally.failed, 0, "requests failed: {:?}", tally.failures);
+    assert_eq!(
+        s.sb.read("paged"),
+        "true web-1=rolled_back web-2=rolled_back web-3=rolled_back web-4=not_reached \n",
+        "the failure stage reads the failed deploy's outputs"
+    );
     s.assert_all_up();
     s.assert_no_dangling();
 }

@@ -50,9 +50,13 @@ impl Runner for Run {
             check_prepared(&nodes, &views, &release, &revision)?;
             d.check_balancer(&nodes).await?;
             let rolled = d.roll_out(&nodes, &views, &release, &revision).await;
+            let out = outputs(&nodes, &views, &release, &revision, &rolled.hosts, |h| h.release.as_deref() == Some(&release));
             match rolled.error {
-                Some(e) => Err(StageError::permanent(e)),
-                None => Ok(outputs(&nodes, &views, &release, &revision, &rolled.hosts, |h| h.release.as_deref() == Some(&release))),
+                // A failed rollout still says where every host ended and
+                // whether it rolled back, for the `failure`/`always` stages
+                // that page someone or post to chat.
+                Some(e) => Err(StageError::permanent(e).with_outputs(out)),
+                None => Ok(out),
             }
         })
     }
@@ -105,7 +109,7 @@ fn outputs(
     out.insert("revision".into(), Value::String(revision.to_owned()));
     out.insert("previous_revision".into(), Value::String(first.and_then(|g| g.revision).unwrap_or_default()));
     out.insert("hosts".into(), Value::Array(hosts.iter().filter(|h| on_release(h)).map(|h| json!(h.name)).collect()));
-    out.insert("rolled_back".into(), Value::Bool(false));
+    out.insert("rolled_back".into(), Value::Bool(hosts.iter().any(|h| h.status == "rolled_back")));
     out.insert("host_releases".into(), Value::Array(hosts.iter().map(HostReport::to_json).collect()));
     out
 }
