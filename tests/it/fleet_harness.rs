@@ -48,6 +48,13 @@ impl Fleet {
 
     /// Starts `n` hosts named `{prefix}-1` … `{prefix}-n`.
     pub fn start(prefix: &str, n: usize) -> Fleet {
+        let names: Vec<String> = (1..=n).map(|i| format!("{prefix}-{i}")).collect();
+        Fleet::start_named(&names, None)
+    }
+
+    /// Starts a host for each name. With `path_first`, sessions find commands
+    /// in that folder before the system's (a test's recording `bash`).
+    pub fn start_named(names: &[String], path_first: Option<&Path>) -> Fleet {
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
         // Short: the fleet's paths end up in ssh control socket paths.
         let dir = std::env::temp_dir().join(format!("sf-{}-{nanos:x}", std::process::id()));
@@ -60,15 +67,15 @@ impl Fleet {
         std::fs::copy(dir.join("user_key.pub"), &authorized).expect("authorized_keys");
         let mut fleet = Fleet { known_hosts: dir.join("known_hosts"), key, dir, hosts: Vec::new() };
         let mut known = String::new();
-        for i in 1..=n {
-            let name = format!("{prefix}-{i}");
+        for name in names {
+            let name = name.clone();
             let root = fleet.dir.join(&name);
             std::fs::create_dir_all(&root).expect("host folder");
             let host_key = root.join("host_key");
             keygen(&host_key);
             let mut host = Host { name, port: 0, root, config: PathBuf::new(), sshd: None };
             host.config = host.root.join("sshd_config");
-            host.start(&host_key, &authorized);
+            host.start(&host_key, &authorized, path_first);
             let public = std::fs::read_to_string(host_key.with_extension("pub")).expect("host key");
             let mut fields = public.split_whitespace();
             let (kind, body) = (fields.next().unwrap_or_default(), fields.next().unwrap_or_default());
@@ -103,14 +110,15 @@ impl Fleet {
 }
 
 impl Host {
-    fn start(&mut self, host_key: &Path, authorized: &Path) {
+    fn start(&mut self, host_key: &Path, authorized: &Path, path_first: Option<&Path>) {
+        let path = path_first.map(|p| format!(" PATH={}:/usr/local/bin:/usr/bin:/bin", p.display())).unwrap_or_default();
         for _ in 0..20 {
             self.port = free_port();
             let config = format!(
                 "Port {port}\nListenAddress 127.0.0.1\nHostKey {key}\nPidFile none\nAuthorizedKeysFile {auth}\nStrictModes no\n\
                  UsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n\
                  PrintMotd no\nUseDNS no\nMaxStartups 100:30:200\nMaxSessions 50\nLogLevel ERROR\n\
-                 SetEnv HOME={root} FLEET_HOST={name}\n",
+                 SetEnv HOME={root} FLEET_HOST={name}{path}\n",
                 port = self.port,
                 key = host_key.display(),
                 auth = authorized.display(),

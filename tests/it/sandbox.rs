@@ -71,6 +71,11 @@ impl Sandbox {
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
+        // SLIPWAY_IT_KEEP=1 keeps the folder, to look at what a failed test left.
+        if std::env::var_os("SLIPWAY_IT_KEEP").is_some() {
+            eprintln!("kept {}", self.dir.display());
+            return;
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

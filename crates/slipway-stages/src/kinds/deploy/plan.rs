@@ -26,8 +26,7 @@ impl Planner for Plan {
         let mut effects = vec![Effect::Note { text: overview(c, &nodes, &release) }];
         let mut prepare = Vec::new();
         for node in &mut nodes {
-            // A run reads the absolute path from the host; a plan shows `deploy_to` as written.
-            node.root = node.deploy_to.clone();
+            node.root = planned_root(node, env.project_root);
             if c.phase != DeployPhase::Switch {
                 let on = vec![node.name().to_owned()];
                 let cmd = |command: String| Effect::Command { command, on: on.clone(), env: node.env.clone(), workdir: None };
@@ -43,6 +42,25 @@ impl Planner for Plan {
             }
         }
         Ok(StagePlan { effects })
+    }
+}
+
+/// `deploy_to` as the plan can know it: a run reads the absolute path from
+/// the host. A local path is resolved here; a remote one under the login's
+/// home is shown as `<home>/…`, since only the host knows where that is.
+fn planned_root(node: &Node, project_root: &std::path::Path) -> String {
+    let d = node.deploy_to.as_str();
+    if d.starts_with('/') {
+        return d.to_owned();
+    }
+    let under_home = d.strip_prefix("~/").or((d == "~").then_some(""));
+    match (node.info.transport == slipway_core::model::Transport::Ssh, under_home) {
+        (true, home) => format!("<home>/{}", home.unwrap_or(d)).trim_end_matches('/').to_owned(),
+        (false, Some(rest)) => match std::env::var("HOME") {
+            Ok(h) => format!("{h}/{rest}").trim_end_matches('/').to_owned(),
+            Err(_) => format!("<home>/{rest}").trim_end_matches('/').to_owned(),
+        },
+        (false, None) => project_root.join(d).display().to_string(),
     }
 }
 
