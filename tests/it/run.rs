@@ -149,6 +149,25 @@ fn http_429_waits_as_long_as_retry_after_says() {
 }
 
 #[test]
+fn a_retry_after_longer_than_the_stage_may_take_fails_at_once_naming_it() {
+    // 100000 s is more than a day: waiting would hold the deploy lock that long.
+    for (extra, limit) in [("", "5m (a stage with no `timeout`"), ("    timeout: 30s\n", "the stage's timeout of 30s")] {
+        let server = TestServer::start(vec![Reply::new(429, "slow down").header("Retry-After", "100000"), Reply::new(200, "ok")]);
+        let sb = Sandbox::new("retry-after-too-long");
+        sb.write("p.yaml", &http_pipeline(&server.url("/x"), extra));
+        let out = sb.run(&["run", "p.yaml", "--format", "json"]);
+        assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
+        let evs = events(&out.stdout);
+        let failed = of(&evs, "attempt_failed", "call");
+        assert_eq!((failed.len(), failed[0]["transient"].as_bool(), failed[0]["retry_in_ms"].as_u64()), (1, Some(false), None));
+        let reason = of(&evs, "stage_finished", "call")[0]["reason"].as_str().unwrap().to_owned();
+        assert!(reason.contains("asked to wait 1day 3h 46m 40s before trying again (Retry-After), longer than"), "{reason}");
+        assert!(reason.contains(limit), "{reason}");
+        assert_eq!(server.recorded().len(), 1);
+    }
+}
+
+#[test]
 fn http_400_is_not_retried() {
     let server = TestServer::start(vec![Reply::new(400, "{\"error\": \"bad field\"}")]);
     let sb = Sandbox::new("no-retry400");

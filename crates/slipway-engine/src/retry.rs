@@ -7,6 +7,9 @@ use slipway_core::model::{Pipeline, Retry, Stage};
 /// One attempt may take this long unless the pipeline says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3600);
 
+/// The longest `Retry-After` a stage with no `timeout` waits for.
+pub const DEFAULT_PATIENCE: Duration = Duration::from_secs(300);
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
     pub attempts: u32,
@@ -15,6 +18,10 @@ pub struct Policy {
     pub max_backoff: Duration,
     pub jitter: f64,
     pub timeout: Duration,
+    /// The longest `Retry-After` worth waiting for: the stage's `timeout` when
+    /// set, else [`DEFAULT_PATIENCE`]. A service asking for more fails the
+    /// attempt at once rather than hold the deploy lock for it.
+    pub patience: Duration,
 }
 
 impl Policy {
@@ -27,20 +34,30 @@ impl Policy {
         let pick_d = |f: fn(&Retry) -> Option<Duration>| -> Option<Duration> {
             stage.common.retry.as_ref().and_then(f).or_else(|| defaults.and_then(|d| d.retry.as_ref()).and_then(f))
         };
+        let timeout =
+            stage.common.timeout.as_ref().map(|t| t.value.0).or_else(|| defaults.and_then(|d| d.timeout.as_ref()).map(|t| t.value.0));
         Policy {
             attempts: pick(|r| r.attempts.map(|a| a.0 as f64)).map_or(1, |a| a as u32),
             backoff: pick_d(|r| r.backoff.as_ref().map(|b| b.value.0)).unwrap_or(Duration::from_secs(1)),
             factor: pick(|r| r.factor.map(|f| f.0)).unwrap_or(2.0),
             max_backoff: pick_d(|r| r.max_backoff.as_ref().map(|b| b.value.0)).unwrap_or(Duration::from_secs(60)),
             jitter: pick(|r| r.jitter.map(|j| j.0)).unwrap_or(0.0),
-            timeout: stage
-                .common
-                .timeout
-                .as_ref()
-                .map(|t| t.value.0)
-                .or_else(|| defaults.and_then(|d| d.timeout.as_ref()).map(|t| t.value.0))
-                .unwrap_or(DEFAULT_TIMEOUT),
+            timeout: timeout.unwrap_or(DEFAULT_TIMEOUT),
+            patience: timeout.unwrap_or(DEFAULT_PATIENCE),
         }
+    }
+
+    /// Why a service's `Retry-After` is not worth waiting for, if it is not.
+    pub fn refuse_wait(&self, retry_after: Option<Duration>) -> Option<String> {
+        let asked = retry_after.filter(|w| *w > self.patience)?;
+        Some(format!(
+            "the service asked to wait {} before trying again (Retry-After), longer than {}: not retried",
+            humantime::format_duration(asked),
+            match self.patience == self.timeout {
+                true => format!("the stage's timeout of {}", humantime::format_duration(self.timeout)),
+                false => format!("{} (a stage with no `timeout` waits no longer)", humantime::format_duration(self.patience)),
+            }
+        ))
     }
 
     /// The wait after failed attempt `attempt` (1-based). A service's `Retry-After`
@@ -57,8 +74,10 @@ impl Policy {
     }
 }
 
-/// The longest wait a service's `Retry-After` can impose on one retry.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+/// The longest `Retry-After` read as it is written (a week); longer ones are
+/// read as this. A stage never waits longer than its own timeout anyway
+/// ([`Policy::refuse_wait`]).
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// `Retry-After`: delta-seconds or an HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`),
 /// capped at [`MAX_RETRY_AFTER`].
@@ -110,7 +129,19 @@ mod tests {
             max_backoff: Duration::from_secs(5),
             jitter: 0.5,
             timeout: DEFAULT_TIMEOUT,
+            patience: DEFAULT_PATIENCE,
         }
+    }
+
+    #[test]
+    fn a_wait_longer_than_the_stage_may_take_is_refused() {
+        let p = policy();
+        assert_eq!(p.refuse_wait(Some(Duration::from_secs(300))), None);
+        assert_eq!(p.refuse_wait(None), None);
+        let why = p.refuse_wait(Some(Duration::from_secs(999_999))).unwrap();
+        assert!(why.contains("wait 11days 13h 46m 39s") && why.contains("5m (a stage with no `timeout`"), "{why}");
+        let timed = Policy { timeout: Duration::from_secs(60), patience: Duration::from_secs(60), ..policy() };
+        assert!(timed.refuse_wait(Some(Duration::from_secs(61))).unwrap().contains("the stage's timeout of 1m"));
     }
 
     #[test]

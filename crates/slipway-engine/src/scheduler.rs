@@ -596,6 +596,13 @@ async fn run_stage<'a>(
             }
             Err(e) => e,
         };
+        let mut error = error;
+        if error.class == crate::runtime::ErrorClass::Transient
+            && attempt < policy.attempts
+            && let Some(why) = policy.refuse_wait(error.retry_after)
+        {
+            error = StageError { class: crate::runtime::ErrorClass::Permanent, message: format!("{}; {why}", error.message), ..error };
+        }
         let retry = error.class == crate::runtime::ErrorClass::Transient && attempt < policy.attempts;
         tracing::debug!(stage = %id, attempt, class = ?error.class, retry, "attempt failed");
         let wait = retry.then(|| policy.delay(attempt, error.retry_after, (random_u64() % 10_000) as f64 / 10_000.0));

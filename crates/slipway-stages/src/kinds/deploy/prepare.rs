@@ -80,6 +80,11 @@ impl Deploy<'_> {
         let start = Instant::now();
         let said = self.exec(node, "making the release folder", layout::begin(&node.dir, release, self.env.run_id), None, true).await?;
         let (state, root) = said.trim().split_once(' ').unwrap_or(("", ""));
+        if root.is_empty() && said.trim().is_empty() {
+            return Err(StageError::permanent(
+                "making the release folder printed nothing, where it prints the folder: check that `bash -s` on the host runs the script it reads",
+            ));
+        }
         if root.is_empty() {
             return Err(StageError::permanent(format!("making the release folder said `{}`", said.trim())));
         }
