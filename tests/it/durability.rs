@@ -120,10 +120,16 @@ fn after_kill_9_resume_runs_no_succeeded_stage_again() {
     let child = sb.spawn(&["run", "p.yaml"]);
     wait_for(&sb.path("slow_started"), "the slow stage to start");
     wait_for(&sb.path("sleep.pid"), "the slow stage's sleep");
-    signal(child.id(), "-KILL");
+    let pid = child.id();
+    signal(pid, "-KILL");
     let _ = child.wait_with_output();
     signal(sb.read("sleep.pid").trim().parse().unwrap(), "-KILL");
     sb.write("go", "");
+    // The killed run's scratch folder (stage outputs) is under the state folder, private.
+    let scratch = sb.path(&format!(".slipway/scratch/{pid}"));
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&scratch).expect("the scratch folder").permissions());
+    assert_eq!(mode & 0o777, 0o700, "{}", scratch.display());
+    assert!(!std::env::temp_dir().join(format!("slipway-{pid}")).exists(), "scratch files went to $TMPDIR");
 
     let id = sb.run_ids()[0].clone();
     let runs = String::from_utf8_lossy(&sb.run(&["runs"]).stdout).into_owned();
@@ -136,6 +142,7 @@ fn after_kill_9_resume_runs_no_succeeded_stage_again() {
     assert_eq!(sb.read("count_b"), "b\n", "b ran again");
     assert_eq!(sb.read("count_slow"), "s\n");
     assert_eq!(sb.read("count_c"), "from-b\n", "b's recorded output did not reach c");
+    assert!(!scratch.exists(), "the next run did not sweep the killed run's scratch folder");
     let summary = String::from_utf8_lossy(&out.stdout);
     assert!(summary.lines().any(|l| l.starts_with("a ") && l.contains("reused") && l.contains(&id)), "{summary}");
 }

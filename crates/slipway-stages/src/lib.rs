@@ -68,7 +68,10 @@ impl Live {
     pub fn with_state_dir(state_dir: &std::path::Path, read_only: bool) -> Self {
         let dir = Some(state_dir.to_path_buf());
         match read_only {
-            false => Self::with(false, Fleet::new(dir)),
+            false => {
+                use_scratch_under(state_dir);
+                Self::with(false, Fleet::new(dir))
+            }
             true => Self::with(true, Fleet::read_only(dir, read_only_command)),
         }
     }
@@ -133,10 +136,39 @@ fn read_only_command(stage: &slipway_core::model::Stage) -> Option<&slipway_core
     }
 }
 
+static SCRATCH_BASE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
 /// This process's private scratch folder (mode 0700): stage output files live
-/// there. The CLI removes it when the run ends.
+/// there. It is `<state>/scratch/<pid>` once a run named its state folder
+/// (`$TMPDIR/slipway-<pid>` before). The CLI removes it when the run ends; one
+/// left by a killed run is removed by the next run ([`use_scratch_under`]).
 pub fn scratch_dir() -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("slipway-{}", std::process::id()))
+    let pid = std::process::id();
+    match SCRATCH_BASE.get() {
+        Some(base) => base.join(pid.to_string()),
+        None => std::env::temp_dir().join(format!("slipway-{pid}")),
+    }
+}
+
+/// Keeps scratch folders under `<state>/scratch/`, and removes those whose
+/// process is gone (a `kill -9` leaves its folder, with the stages' outputs in it).
+fn use_scratch_under(state_dir: &std::path::Path) {
+    let base = state_dir.join("scratch");
+    if SCRATCH_BASE.set(base.clone()).is_err() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(&base) else { return };
+    for entry in entries.flatten() {
+        let pid = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok());
+        if pid.is_some_and(|p| p != std::process::id() && !is_slipway(p)) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// Whether `pid` is a live Slipway process (a reused pid is another program).
+fn is_slipway(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|comm| comm.trim() == "slipway")
 }
 
 /// [`scratch_dir`], created (mode 0700) the first time a stage needs it.
