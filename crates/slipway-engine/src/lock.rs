@@ -302,9 +302,28 @@ pub fn boot_id() -> String {
     BOOT.get_or_init(|| fs::read_to_string("/proc/sys/kernel/random/boot_id").map(|b| b.trim().to_owned()).unwrap_or_default()).clone()
 }
 
-/// Whether any process of group `pgid` exists.
+/// Whether any process of group `pgid` still runs. `kill(2)` also finds
+/// zombies (ended, not yet reaped by a parent that may never do it), which run
+/// nothing: where `/proc` tells them apart, they do not count.
 pub fn group_alive(pgid: u32) -> bool {
-    exists(pgid, true)
+    if !exists(pgid, true) {
+        return false;
+    }
+    let Ok(entries) = fs::read_dir("/proc") else { return true };
+    entries.flatten().any(|e| {
+        let pid = e.file_name();
+        let numeric = pid.to_str().is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()));
+        numeric && fs::read_to_string(e.path().join("stat")).is_ok_and(|stat| runs_in_group(&stat, pgid))
+    })
+}
+
+/// From `/proc/PID/stat`: the process is in group `pgid` and not a zombie.
+/// The command name, in parentheses, may hold anything: fields follow the last `)`.
+fn runs_in_group(stat: &str, pgid: u32) -> bool {
+    let Some((_, rest)) = stat.rsplit_once(") ") else { return false };
+    let mut fields = rest.split_whitespace();
+    let (state, _ppid, group) = (fields.next(), fields.next(), fields.next());
+    !matches!(state, Some("Z" | "X")) && group.and_then(|g| g.parse::<u32>().ok()) == Some(pgid)
 }
 
 pub fn hostname() -> String {
@@ -428,5 +447,24 @@ mod tests {
     fn names_are_file_safe() {
         assert_eq!(lock_name("api", Some("prod/eu")), "api@prod_eu");
         assert_eq!(lock_name("api", None), "api");
+    }
+
+    #[test]
+    fn a_group_of_zombies_runs_nothing() {
+        use std::os::unix::process::CommandExt;
+        let mut child = std::process::Command::new("true").process_group(0).spawn().expect("spawn true");
+        let pgid = child.id();
+        // Not reaped yet: a zombie, which kill(2) still finds.
+        let start = std::time::Instant::now();
+        while fs::read_to_string(format!("/proc/{pgid}/stat")).is_ok_and(|s| !s.contains(") Z ")) {
+            assert!(start.elapsed() < Duration::from_secs(5), "true did not end");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(exists(pgid, true), "kill(2) finds the zombie");
+        assert!(!group_alive(pgid), "a zombie counted as running");
+        let _ = child.wait();
+        assert!(
+            runs_in_group("12 (a) b) S 1 12 12 0", 12) && !runs_in_group("12 (x) Z 1 12 12", 12) && !runs_in_group("12 (x) S 1 13 13", 12)
+        );
     }
 }
