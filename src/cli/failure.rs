@@ -54,6 +54,7 @@ reasons! {
     SecretTooShort = "secret-too-short", exit::INVALID;
     DeployLocked = "deploy-locked", exit::LOCKED;
     DeployLockTimeout = "deploy-lock-timeout", exit::LOCKED;
+    LockWaitInterrupted = "lock-wait-interrupted", exit::INTERRUPTED;
     LockFailed = "lock-failed", exit::USAGE;
     CommandsStillRunning = "commands-still-running", exit::LOCKED;
     RunNotFound = "run-not-found", exit::USAGE;

@@ -448,6 +448,9 @@ fn prepare(checked: &Checked, meta: &RunMeta, wait_lock: Option<&str>, state: &P
         pid: meta.pid,
         started_at: meta.started_at.clone(),
     };
+    if wait.is_some() {
+        stop_waiting_on_signals();
+    }
     let lock = lock::acquire(state, &lock_name, &me, wait).map_err(|e| {
         let (why, help) = match e {
             LockError::Timeout { .. } => {
@@ -462,6 +465,7 @@ fn prepare(checked: &Checked, meta: &RunMeta, wait_lock: Option<&str>, state: &P
                 )
             }
             LockError::Io { .. } => return Failure::new(Why::LockFailed, e.to_string()).file(file),
+            LockError::Interrupted { .. } => return Failure::new(Why::LockWaitInterrupted, e.to_string()).file(file),
         };
         Failure::new(why, e.to_string()).file(file).help(help)
     })?;
@@ -567,6 +571,26 @@ fn execute(
         RunStatus::Interrupted => exit::INTERRUPTED,
         _ => exit::INVALID,
     })
+}
+
+/// While a run waits its turn for the lock, SIGINT and SIGTERM end the wait
+/// (exit 130, as an interrupted run) instead of killing the process, so it
+/// leaves the queue and says why. The run's own handling replaces this once
+/// it starts.
+fn stop_waiting_on_signals() {
+    extern "C" fn on_signal(_: libc::c_int) {
+        lock::stop_waiting();
+    }
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: the handler only does an atomic store, which is async-signal-safe;
+        // a zeroed sigaction with an empty mask is valid.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_signal as *const () as libc::sighandler_t;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(sig, &action, std::ptr::null_mut());
+        }
+    }
 }
 
 /// First SIGINT/SIGTERM: stop scheduling, cancel running stages, still run

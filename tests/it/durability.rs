@@ -337,6 +337,32 @@ fn wait_lock_queues_instead_of_failing() {
 }
 
 #[test]
+fn sigterm_while_queued_for_the_lock_leaves_the_queue_and_exits_130() {
+    let sb = Sandbox::new("waitlock-term");
+    sb.write("p.yaml", "version: 1\nname: queued\nstages:\n  work: { kind: shell, run: 'echo x >> ran; touch started; sleep 3' }\n");
+    let first = sb.spawn(&["run", "p.yaml"]);
+    wait_for(&sb.path("started"), "the first run to start");
+    let waiter = sb.spawn(&["run", "p.yaml", "--wait-lock=1m"]);
+    let queue = sb.path(".slipway/locks");
+    let start = Instant::now();
+    while !std::fs::read_dir(&queue).into_iter().flatten().flatten().any(|e| e.path().is_dir()) {
+        assert!(start.elapsed() < Duration::from_secs(10), "the waiter never queued");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    signal(waiter.id(), "-TERM");
+    let out = waiter.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("stopped waiting for deploy lock `queued`: interrupted; nothing ran"), "{stderr}");
+    assert_eq!(first.wait_with_output().unwrap().status.code(), Some(0));
+    // It left the queue: a run that does not wait is not told to queue behind it.
+    let next = sb.run(&["run", "p.yaml"]);
+    assert_eq!(next.status.code(), Some(0), "{}", String::from_utf8_lossy(&next.stderr));
+    assert_eq!(sb.read("ran").lines().count(), 2, "the interrupted waiter ran");
+}
+
+#[test]
 fn the_lock_and_the_runs_do_not_depend_on_the_current_folder() {
     let sb = Sandbox::new("lock-cwd");
     sb.write("p.yaml", "version: 1\nname: cwd\nstages:\n  work: { kind: shell, run: 'touch started; sleep 30' }\n");

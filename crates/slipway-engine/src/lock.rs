@@ -41,6 +41,17 @@ pub enum LockError {
     Timeout { name: String, blocker: String, waited: Duration },
     #[error("deploy lock `{name}`: {error}")]
     Io { name: String, error: io::Error },
+    #[error("stopped waiting for deploy lock `{name}`: interrupted; nothing ran")]
+    Interrupted { name: String },
+}
+
+/// Set from a signal handler while a run waits its turn (`--wait-lock`): the
+/// wait then ends with [`LockError::Interrupted`], and leaves the queue.
+static STOP_WAITING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Ends any wait for a lock (async-signal-safe: one atomic store).
+pub fn stop_waiting() {
+    STOP_WAITING.store(true, std::sync::atomic::Ordering::SeqCst);
 }
 
 /// A held lock; dropping it releases it.
@@ -121,6 +132,9 @@ pub fn acquire(state_dir: &Path, name: &str, me: &Holder, wait: Option<Duration>
                 };
                 let waited = Duration::from_millis(started.elapsed().as_millis() as u64);
                 return Err(LockError::Timeout { name: name.to_owned(), blocker, waited });
+            }
+            Some(_) if STOP_WAITING.load(std::sync::atomic::Ordering::SeqCst) => {
+                return Err(LockError::Interrupted { name: name.to_owned() });
             }
             Some(_) => {
                 // Say so when the wait starts and once a minute: a silent hour in a CI log looks hung.
