@@ -62,6 +62,7 @@ reasons! {
     JournalUnwritable = "journal-unwritable", exit::USAGE;
     PipelineRenamed = "pipeline-renamed", exit::INVALID;
     ResumeRefused = "resume-refused", exit::INVALID;
+    JournalDamaged = "journal-damaged", exit::INVALID;
 }
 
 /// A run that stopped before it started.

@@ -127,6 +127,11 @@ pub struct ResumeArgs {
     /// unchanged.
     #[arg(long, value_name = "PATH")]
     pub file: Option<PathBuf>,
+    /// Resume even though the journal is damaged (a line that cannot be read,
+    /// another run's events, a success missing an output that is read): what
+    /// can be read is trusted, and a stage whose success is in doubt runs again.
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub exec: ExecArgs,
 }
@@ -330,15 +335,37 @@ fn resumed(args: ResumeArgs) -> Result<i32, Failure> {
         let message = format!("run {} ended while these commands ran, and they still run:", meta.run_id);
         return Err(commands_left(Failure::new(Why::CommandsStillRunning, message).file(file), &still_running));
     }
-    if done.unreadable_lines > 0 {
-        // A crash tears at most the last line; resume trusts what it can read.
-        eprintln!("warning: {} line(s) of the journal of run {} could not be read and are ignored", done.unreadable_lines, meta.run_id);
+    let mut done = done;
+    let mut reuse = done.reusable(&checked.dag);
+    let missing = done.missing_reads(&checked.dag, &reuse);
+    let damage: Vec<String> = done.damage.iter().cloned().chain(missing.iter().map(|(_, why)| why.clone())).collect();
+    let journal = run_dir.join("events.jsonl");
+    if !damage.is_empty() && !args.force {
+        let message = format!("refusing to resume run {}: its journal is damaged, so what it says ran cannot be trusted:", meta.run_id);
+        return Err(Failure::new(Why::JournalDamaged, message).file(file).details(damage).help(format!(
+            "look at {}; `slipway resume {} --force` trusts what can be read and runs again any stage whose success is in doubt,              or start a new run with `slipway run {}`",
+            journal.display(),
+            meta.run_id,
+            meta.file
+        )));
+    }
+    for why in &damage {
+        eprintln!("warning: resuming despite a damaged journal (--force): {why}");
+    }
+    if !missing.is_empty() {
+        for (stage, _) in &missing {
+            done.succeeded.remove(stage);
+        }
+        reuse = done.reusable(&checked.dag);
+    }
+    if done.unreadable_lines > 0 && done.damage.is_none() {
+        // A crash tears at most the line it was writing; resume trusts what it can read.
+        eprintln!("warning: {} line(s) of the journal of run {} were torn by a crash and are ignored", done.unreadable_lines, meta.run_id);
     }
     // Read again under the lock: a run that held it may have finished meanwhile.
     if nothing_to_do(&done) {
         return Ok(exit::OK);
     }
-    let reuse = done.reusable(&checked.dag);
     let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
     let now = digests(pipeline);
     let mut problems = changes_affecting_rest(&meta.digests, &now, &reuse);

@@ -465,3 +465,110 @@ fn resume_takes_the_pipeline_file_from_where_it_moved() {
     assert!(sb.path("b_done").exists());
     assert_eq!(sb.read("count_a"), "a\n", "a ran again");
 }
+
+/// A failed run to resume: `a` records `v`, `b` reads it and fails until `ok` exists.
+fn failed_run(sb: &Sandbox) -> String {
+    sb.write(
+        "p.yaml",
+        "version: 1\nname: damaged\nstages:\n  a: { kind: shell, run: 'echo a >> count_a; echo v=from-a >> \"$SLIPWAY_OUTPUT\"', outputs: [v] }\n  \
+         b: { kind: shell, needs: [a], run: 'test -f ok; echo \"$V\" > got', env: { V: '{{ stages.a.outputs.v }}' } }\n",
+    );
+    assert_eq!(sb.run(&["run", "p.yaml"]).status.code(), Some(1));
+    sb.write("ok", "");
+    sb.run_ids().pop().expect("the run")
+}
+
+fn edit_journal(sb: &Sandbox, id: &str, edit: impl Fn(&str) -> String) -> usize {
+    let path = sb.path(&format!(".slipway/runs/{id}/events.jsonl"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let edited = edit(&text);
+    assert_ne!(edited, text, "the edit changed nothing");
+    std::fs::write(&path, &edited).unwrap();
+    // The number of the first line that changed.
+    text.lines().zip(edited.lines()).position(|(a, b)| a != b).unwrap() + 1
+}
+
+fn runs_status(sb: &Sandbox, id: &str) -> String {
+    let out = sb.run(&["runs", "--json"]);
+    let line = String::from_utf8_lossy(&out.stdout).lines().find(|l| l.contains(id)).map(str::to_owned).unwrap_or_default();
+    let run: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+    run["status"].as_str().unwrap_or_default().to_owned()
+}
+
+#[test]
+fn resume_refuses_a_journal_damaged_in_the_middle_naming_the_line_until_forced() {
+    let sb = Sandbox::new("damaged-middle");
+    let id = failed_run(&sb);
+    // a's success, garbled: not the last line, and no resume follows it.
+    let line = edit_journal(&sb, &id, |t| {
+        t.lines()
+            .map(|l| if l.contains("stage_finished") && l.contains("\"a\"") { "{\"event\":\"stage_fini" } else { l })
+            .collect::<Vec<_>>()
+            .join("\n")
+            + "\n"
+    });
+    assert_eq!(runs_status(&sb, &id), "damaged");
+    let out = sb.run(&["resume", &id]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&format!("line {line} of events.jsonl cannot be read, and no crash explains it")), "{stderr}");
+    assert!(stderr.contains("--force"), "{stderr}");
+    assert_eq!(sb.read("count_a"), "a\n", "a refused resume ran something");
+    let json = sb.run(&["resume", &id, "--format", "json"]);
+    assert!(String::from_utf8_lossy(&json.stdout).contains("\"journal-damaged\""), "{}", String::from_utf8_lossy(&json.stdout));
+
+    // --force trusts what can be read: a's success cannot be, so a runs again.
+    let forced = sb.run(&["resume", &id, "--force"]);
+    assert_eq!(forced.status.code(), Some(0), "{}", String::from_utf8_lossy(&forced.stderr));
+    assert_eq!(sb.read("count_a"), "a\na\n");
+    assert_eq!(sb.read("got"), "from-a\n");
+}
+
+#[test]
+fn a_torn_line_before_a_resume_is_a_crash_not_damage() {
+    let sb = Sandbox::new("torn-then-resumed");
+    let id = failed_run(&sb);
+    // A crash tore the last line; the resume starts on a line of its own after it.
+    let path = sb.path(&format!(".slipway/runs/{id}/events.jsonl"));
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str("{\"event\":\"log\",\"sta");
+    std::fs::write(&path, text).unwrap();
+    assert_ne!(runs_status(&sb, &id), "damaged");
+    let out = sb.run(&["resume", &id]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("torn by a crash"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_ne!(runs_status(&sb, &id), "damaged", "the resumed journal reads as damaged");
+}
+
+#[test]
+fn another_runs_events_in_a_journal_are_damage() {
+    let sb = Sandbox::new("damaged-foreign");
+    let id = failed_run(&sb);
+    let line = edit_journal(&sb, &id, |t| t.replacen(&format!("\"run_id\":\"{id}\""), "\"run_id\":\"20200101T000000Z-abcdef\"", 1));
+    assert_eq!(runs_status(&sb, &id), "damaged");
+    let out = sb.run(&["resume", &id]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("line {line} of events.jsonl starts run 20200101T000000Z-abcdef, in the journal of run {id}")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_success_missing_an_output_that_is_read_is_refused_then_run_again_when_forced() {
+    let sb = Sandbox::new("damaged-output");
+    let id = failed_run(&sb);
+    let line =
+        edit_journal(&sb, &id, |t| t.replace("\"v\":\"from-a\",", "").replace(",\"v\":\"from-a\"", "").replace("\"v\":\"from-a\"", ""));
+    let out = sb.run(&["resume", &id]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("line {line} of events.jsonl: stage `a` succeeded without its output `v`, which stage `b` reads")),
+        "{stderr}"
+    );
+    let forced = sb.run(&["resume", &id, "--force"]);
+    assert_eq!(forced.status.code(), Some(0), "{}", String::from_utf8_lossy(&forced.stderr));
+    assert_eq!((sb.read("count_a"), sb.read("got")), ("a\na\n".to_owned(), "from-a\n".to_owned()), "a did not run again for b");
+}

@@ -17,7 +17,10 @@ use crate::runtime::{BoxFuture, History, Outputs};
 use crate::secrets::Masker;
 
 mod cap;
+mod read;
+
 pub use cap::STAGE_LOG_CAP;
+use read::each_event;
 
 /// What was run: written when the run starts, rewritten when it is resumed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -212,29 +215,25 @@ fn read_meta(dir: &Path) -> io::Result<RunMeta> {
     Ok(meta)
 }
 
-/// Reads the events file line by line (a journal can be large: a run's whole
-/// output is in it), calling `f` with each event; returns how many lines could
-/// not be read (a line torn by a crash, or damage).
-fn each_event(dir: &Path, mut f: impl FnMut(Event)) -> io::Result<usize> {
-    use std::io::BufRead;
-    let path = dir.join("events.jsonl");
-    let reader = io::BufReader::new(File::open(&path).map_err(|e| named(&path, e))?);
-    let mut unreadable = 0;
-    for line in reader.split(b'\n') {
-        let line = line?;
-        match serde_json::from_slice::<Event>(&line) {
-            Ok(event) => f(event),
-            Err(_) if line.iter().all(u8::is_ascii_whitespace) => {}
-            Err(_) => unreadable += 1,
-        }
-    }
-    Ok(unreadable)
-}
-
 /// What the journal in `dir` says happened, read as a stream.
 pub fn replay_dir(dir: &Path) -> io::Result<Replay> {
     let mut r = Replay::default();
-    r.unreadable_lines = each_event(dir, |e| r.apply(&e))?;
+    let this_run = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut foreign = None;
+    let stats = each_event(dir, |line, e| {
+        if let Event::RunStarted { run_id, .. } = &e
+            && *run_id != this_run
+        {
+            foreign.get_or_insert_with(|| format!("line {line} of events.jsonl starts run {run_id}, in the journal of run {this_run}"));
+        }
+        r.apply(line, &e)
+    })?;
+    r.unreadable_lines = stats.unreadable;
+    let unreadable = stats.damaged_line.map(|n| format!("line {n} of events.jsonl cannot be read, and no crash explains it"));
+    r.damage = match (unreadable, foreign) {
+        (Some(a), Some(b)) if a < b => Some(a),
+        (a, b) => b.or(a),
+    };
     Ok(r)
 }
 
@@ -256,6 +255,11 @@ pub struct Replay {
     pub started_ms: Option<u64>,
     /// Lines of the events file that could not be read.
     pub unreadable_lines: usize,
+    /// Why the journal cannot be trusted, naming the line: damage a crash
+    /// cannot explain (see `journal/read.rs`).
+    pub damage: Option<String>,
+    /// The line of each stage's last `stage_finished`.
+    pub finished_line: BTreeMap<String, usize>,
     /// Commands started by stages that never finished (the run crashed): stage,
     /// process group, boot.
     pub unfinished_commands: BTreeMap<String, (u32, String)>,
@@ -273,8 +277,11 @@ impl Replay {
             .collect()
     }
 
-    fn apply(&mut self, e: &Event) {
+    fn apply(&mut self, line: usize, e: &Event) {
         let r = self; // the state being rebuilt
+        if let Event::StageFinished { stage, .. } = e {
+            r.finished_line.insert(stage.clone(), line);
+        }
         match e {
             Event::RunStarted { at, .. } => {
                 r.finished = None;
@@ -335,6 +342,28 @@ impl Replay {
     }
 }
 
+impl Replay {
+    /// Outputs that stages about to run read from a reused stage, but that its
+    /// recorded success lacks (the journal was edited): resuming on it would
+    /// fail the same way every time. One line each, naming the journal's line.
+    pub fn missing_reads(&self, dag: &Dag, reuse: &BTreeMap<String, (Outputs, u32)>) -> Vec<(String, String)> {
+        use petgraph::visit::EdgeRef;
+        let mut out = Vec::new();
+        for edge in dag.graph.edge_references() {
+            let (reader, read) = (&dag.graph[edge.source()].id, &dag.graph[edge.target()].id);
+            let Some((outputs, _)) = reuse.get(read).filter(|_| !reuse.contains_key(reader)) else { continue };
+            for name in edge.weight().reads.iter().filter_map(|r| r.strip_prefix("outputs.")) {
+                if !outputs.contains_key(name) {
+                    let line = self.finished_line.get(read).map_or_else(String::new, |l| format!("line {l} of events.jsonl: "));
+                    let why = format!("{line}stage `{read}` succeeded without its output `{name}`, which stage `{reader}` reads");
+                    out.push((read.clone(), why));
+                }
+            }
+        }
+        out
+    }
+}
+
 /// One line of `slipway runs`.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunSummary {
@@ -374,6 +403,11 @@ fn summarize(dir: &Path) -> (u64, RunSummary) {
         Ok(r) => r,
         Err(e) => return (0, damaged(e.to_string())),
     };
+    if let Some(why) = r.damage {
+        let mut run = damaged(why);
+        (run.pipeline, run.started_at, run.user) = (meta.pipeline, meta.started_at, meta.user);
+        return (r.started_ms.unwrap_or(0), run);
+    }
     let status = match r.finished {
         Some(s) => s.as_str().to_owned(),
         None if crate::lock::pid_alive(meta.pid) && meta.host == crate::lock::hostname() => "running".to_owned(),
@@ -456,7 +490,7 @@ mod tests {
     /// Every complete event line; a line torn by a crash (even mid-character) is ignored.
     fn read_events(dir: &Path) -> io::Result<Vec<Event>> {
         let mut out = Vec::new();
-        each_event(dir, |e| out.push(e))?;
+        each_event(dir, |_, e| out.push(e))?;
         Ok(out)
     }
 
