@@ -4,11 +4,16 @@
 //! - `masker`: the masking property (`slipway_engine::secrets::property`) on
 //!   random secrets, forms and line cuts. A leak or a panic is a bug: the case
 //!   is saved under `fuzz/crashes/`.
+//! - `template`: mutated templates (every helper and block, and each template
+//!   line of `pipelines/`) through static analysis and every render mode.
+//! - `outputs`: mutated `$SLIPWAY_OUTPUT` files through their parser.
+//! - `journal`: mutated journals through the reader `resume` and `runs` trust.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use slipway_core::fuzz::{Rng, check_one, mutate};
+use slipway_engine::fuzzing;
 
 use crate::root;
 
@@ -22,8 +27,9 @@ pub fn run(args: &[&str]) -> Result<()> {
         })
         .unwrap_or(0x5eed_f00d);
     let target: String = flag(args, "--target").unwrap_or_else(|| "all".to_owned());
-    if !matches!(target.as_str(), "all" | "validate" | "masker") {
-        bail!("--target {target}: not a target: all, validate or masker");
+    const TARGETS: &[&str] = &["validate", "masker", "template", "outputs", "journal"];
+    if target != "all" && !TARGETS.contains(&target.as_str()) {
+        bail!("--target {target}: not a target: all, {}", TARGETS.join(", "));
     }
     std::panic::set_hook(Box::new(|_| {}));
     let mut failed = 0;
@@ -32,6 +38,23 @@ pub fn run(args: &[&str]) -> Result<()> {
     }
     if matches!(target.as_str(), "all" | "masker") {
         failed += masker(minutes, seed)?;
+    }
+    if matches!(target.as_str(), "all" | "template") {
+        let seeds = template_seeds()?;
+        let templates = fuzzing::Templates::default();
+        failed += mutated("template", minutes, seed, &seeds, |input| templates.check(input))?;
+    }
+    if matches!(target.as_str(), "all" | "outputs") {
+        let seeds = [b"sha=abc\nlist<<EOF\nline 1\nline 2\nEOF\nempty=\n".to_vec(), b"a=1\r\nb<<X\n\nX\n".to_vec()];
+        failed += mutated("outputs", minutes, seed, &seeds, |input| {
+            let _ = slipway_stages::parse_output_file(&String::from_utf8_lossy(input));
+        })?;
+    }
+    if matches!(target.as_str(), "all" | "journal") {
+        let scratch = std::env::temp_dir().join(format!("slipway-fuzz-journal-{}", std::process::id()));
+        let seeds = [fuzzing::JOURNAL_SEED.as_bytes().to_vec()];
+        failed += mutated("journal", minutes, seed, &seeds, |input| fuzzing::check_journal(&scratch, input))?;
+        let _ = std::fs::remove_dir_all(&scratch);
     }
     if failed > 0 {
         bail!("{failed} inputs failed: see fuzz/crashes/");
@@ -101,6 +124,39 @@ fn masker(minutes: f64, seed: u64) -> Result<u64> {
     let took = started.elapsed().as_secs_f64() / 60.0;
     println!("fuzz masker: {cases} cases in {took:.1} min (seed {seed:#x}), {leaks} leaks or panics");
     Ok(leaks)
+}
+
+/// Each of `pipelines/`' lines holding a template, and the engine's own seeds.
+fn template_seeds() -> Result<Vec<Vec<u8>>> {
+    let mut seeds: Vec<Vec<u8>> = fuzzing::TEMPLATE_SEEDS.iter().map(|s| s.as_bytes().to_vec()).collect();
+    for entry in std::fs::read_dir(root().join("pipelines"))? {
+        let text = std::fs::read_to_string(entry?.path())?;
+        seeds.extend(text.lines().filter(|l| l.contains("{{")).map(|l| l.as_bytes().to_vec()));
+    }
+    Ok(seeds)
+}
+
+/// Mutated seeds (and now and then random bytes) through `check` until the
+/// time is up; a panic is a bug, its input saved under `fuzz/crashes/`.
+fn mutated(name: &str, minutes: f64, seed: u64, seeds: &[Vec<u8>], check: impl Fn(&[u8])) -> Result<u64> {
+    let mut rng = Rng::new(seed);
+    let deadline = Instant::now() + Duration::from_secs_f64(minutes * 60.0);
+    let (mut runs, mut crashes) = (0u64, 0u64);
+    while Instant::now() < deadline {
+        for _ in 0..256 {
+            let input: Vec<u8> = match rng.below(10) {
+                0 => (0..rng.below(512)).map(|_| rng.byte()).collect(),
+                _ => mutate(&seeds[rng.below(seeds.len())], &mut rng),
+            };
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&input))).is_err() {
+                crashes += 1;
+                save(&format!("{name}-{runs}.txt"), &input)?;
+            }
+            runs += 1;
+        }
+    }
+    println!("fuzz {name}: {runs} inputs in {minutes} min (seed {seed:#x}), {crashes} panics");
+    Ok(crashes)
 }
 
 fn save(name: &str, bytes: &[u8]) -> Result<()> {

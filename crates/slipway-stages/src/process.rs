@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::Stdio;
 
 use slipway_engine::runtime::{StageEnv, StageError};
+use slipway_engine::secrets::Masker;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
 
@@ -192,12 +193,14 @@ const MAX_LINE: usize = 64 * 1024;
 /// Forwards output line by line, reading to the end whatever the bytes are (a
 /// reader that stopped early would kill the command with SIGPIPE).
 async fn pump(env: &StageEnv<'_>, stream: &str, source: impl AsyncRead + Unpin) {
-    lines(source, |line| env.log(stream, line)).await
+    lines(source, env.masker, |line| env.log(stream, line)).await
 }
 
 /// Calls `each` with every line of `source` (without its line ending), in pieces
-/// of at most [`MAX_LINE`] bytes, reading to the end whatever the bytes are.
-pub async fn lines(source: impl AsyncRead + Unpin, mut each: impl FnMut(&str)) {
+/// of at most [`MAX_LINE`] bytes, reading to the end whatever the bytes are. A
+/// long line is cut where `masker` says no secret is cut
+/// ([`Masker::showable_prefix`]): the rest starts the next piece.
+pub async fn lines(source: impl AsyncRead + Unpin, masker: &Masker, mut each: impl FnMut(&str)) {
     use tokio::io::AsyncReadExt;
     let mut reader = BufReader::new(source);
     let mut line = Vec::new();
@@ -205,17 +208,25 @@ pub async fn lines(source: impl AsyncRead + Unpin, mut each: impl FnMut(&str)) {
         // A piece cut from a long line may end inside a character: that tail is
         // kept for the next piece.
         let carried = line.len();
-        match (&mut reader).take((MAX_LINE - carried) as u64).read_until(b'\n', &mut line).await {
+        match (&mut reader).take(MAX_LINE.saturating_sub(carried).max(1) as u64).read_until(b'\n', &mut line).await {
             Ok(0) | Err(_) => break,
             Ok(_) => {}
         }
+        let complete = line.ends_with(b"\n");
         let keep = match std::str::from_utf8(&line) {
-            Err(e) if e.error_len().is_none() && !line.ends_with(b"\n") && e.valid_up_to() > 0 => line.len() - e.valid_up_to(),
+            Err(e) if e.error_len().is_none() && !complete && e.valid_up_to() > 0 => line.len() - e.valid_up_to(),
             _ => 0,
         };
-        let text = String::from_utf8_lossy(&line[..line.len() - keep]);
-        each(text.trim_end_matches(['\n', '\r']));
-        line.drain(..line.len() - keep);
+        let text = String::from_utf8_lossy(&line[..line.len() - keep]).into_owned();
+        if complete {
+            each(text.trim_end_matches(['\n', '\r']));
+            line.clear();
+            continue;
+        }
+        let shown = masker.showable_prefix(&text);
+        each(&text[..shown]);
+        let tail = line.split_off(line.len() - keep);
+        line = [text[shown..].as_bytes(), &tail].concat();
     }
     if !line.is_empty() {
         each(&String::from_utf8_lossy(&line));
@@ -224,7 +235,33 @@ pub async fn lines(source: impl AsyncRead + Unpin, mut each: impl FnMut(&str)) {
 
 #[cfg(test)]
 mod tests {
-    use super::direct_argv;
+    use super::{MAX_LINE, Masker, direct_argv, lines};
+
+    /// A long line is cut into pieces, each masked on its own: a secret at any
+    /// offset across a cut still arrives whole in one piece, and is masked.
+    #[test]
+    fn a_secret_across_a_piece_boundary_is_never_shown() {
+        let secret = "Zq9#xK2!mP4$wL7&";
+        let masker = Masker::new([secret]);
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        for k in 0..=secret.len() + 1 {
+            let line = format!("{}{secret}{}\n", "a".repeat(MAX_LINE - k), "b".repeat(MAX_LINE + 7));
+            let mut pieces = Vec::new();
+            rt.block_on(lines(line.as_bytes(), &masker, |piece| pieces.push(masker.mask(piece))));
+            assert!(pieces.len() >= 3, "{k}: the line was not cut");
+            assert_eq!(
+                pieces.iter().map(|p| p.replace("***", "")).collect::<String>().len(),
+                line.len() - 1 - secret.len(),
+                "{k}: bytes lost"
+            );
+            for piece in &pieces {
+                for window in secret.as_bytes().windows(4) {
+                    let w = std::str::from_utf8(window).unwrap();
+                    assert!(!piece.contains(w), "offset {k}: a piece shows `{w}` of the secret");
+                }
+            }
+        }
+    }
 
     #[test]
     fn only_plain_commands_skip_the_shell() {

@@ -155,6 +155,32 @@ impl Masker {
         out
     }
 
+    /// How much of `text`, the start of a line too long to hold at once, can
+    /// be shown before the rest of the line arrives. It stops short of the end
+    /// by as much as the longest secret could take in any form the masker
+    /// knows (six bytes per byte, `\u`-escaped), and never inside a span it
+    /// masks; so a secret cut by the piece boundary arrives whole with the next
+    /// piece. At least half of `text` is always shown, so pieces keep moving.
+    pub fn showable_prefix(&self, text: &str) -> usize {
+        let c = self.compiled();
+        let Some(longest) = c.values.iter().map(String::len).max() else { return text.len() };
+        let reach = longest.saturating_mul(6).saturating_add(16).min(text.len() / 2);
+        let mut at = text.len() - reach;
+        let mut spans = c.spans(text.as_bytes());
+        spans.sort_unstable();
+        // Back to the start of any span `at` falls inside, and of any span that
+        // one falls inside in turn (spans overlap).
+        for (start, end) in spans.into_iter().rev() {
+            if start < at && at < end {
+                at = start;
+            }
+        }
+        while !text.is_char_boundary(at) {
+            at -= 1;
+        }
+        if at == 0 { text.len() } else { at }
+    }
+
     /// Whether `text` shows any secret text.
     pub fn touches(&self, text: &str) -> bool {
         !self.compiled().spans(text.as_bytes()).is_empty()

@@ -128,7 +128,7 @@ pub async fn run(env: &StageEnv<'_>, group: &StageGroup, cmd: &mut Command, p: P
             }
             return Ok(bytes);
         }
-        lines(source, |line| {
+        lines(source, env.masker, |line| {
             let mut line = std::borrow::Cow::Borrowed(line);
             if let Some(s) = p.sentinel.map(char::from).filter(|_| !started.load(Ordering::Relaxed))
                 && let Some(at) = line.find(s)
@@ -147,7 +147,7 @@ pub async fn run(env: &StageEnv<'_>, group: &StageGroup, cmd: &mut Command, p: P
     let err = async {
         let mut held: Vec<String> = Vec::new();
         if let Some(source) = stderr {
-            lines(source, |line| {
+            lines(source, env.masker, |line| {
                 if started.load(Ordering::Relaxed) {
                     for h in held.drain(..) {
                         env.log("stderr", &format!("{label}{h}"));
