@@ -572,3 +572,32 @@ fn a_success_missing_an_output_that_is_read_is_refused_then_run_again_when_force
     assert_eq!(forced.status.code(), Some(0), "{}", String::from_utf8_lossy(&forced.stderr));
     assert_eq!((sb.read("count_a"), sb.read("got")), ("a\na\n".to_owned(), "from-a\n".to_owned()), "a did not run again for b");
 }
+
+#[test]
+fn everything_under_the_state_folder_is_this_users_only() {
+    let sb = Sandbox::new("private-state");
+    sb.write(
+        "p.yaml",
+        "version: 1\nname: private\nstages:\n  \
+         a: { kind: shell, run: 'stat -c %a \"$(dirname \"$SLIPWAY_OUTPUT\")\" > scratch_mode; echo v=1 >> \"$SLIPWAY_OUTPUT\"', outputs: [v] }\n",
+    );
+    // With the umask most machines have: what is not made private explicitly would be 0644/0755.
+    let out = sb.command(&["run", "p.yaml", "--wait-lock=5s"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(sb.read("scratch_mode").trim(), "700", "the scratch folder");
+    let mut seen = Vec::new();
+    let mut todo = vec![sb.path(".slipway")];
+    while let Some(path) = todo.pop() {
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        let mode = std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777;
+        let want = if meta.is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(mode, want, "{} is {mode:o}", path.display());
+        if meta.is_dir() {
+            todo.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        }
+        seen.push(path.strip_prefix(&sb.dir).unwrap().display().to_string());
+    }
+    for expected in ["runs", "locks/private.lock", "events.jsonl", "run.json"] {
+        assert!(seen.iter().any(|s| s.ends_with(expected)), "{expected} not checked: {seen:?}");
+    }
+}

@@ -64,9 +64,9 @@ impl Journal {
     /// Starts the journal of a new run.
     pub fn create(state_dir: &Path, meta: &RunMeta, masker: Masker) -> io::Result<Self> {
         let dir = Self::runs_dir(state_dir).join(&meta.run_id);
-        fs::create_dir_all(&dir)?;
+        crate::private::create_dir_all(&dir)?;
         write_meta(&dir, meta)?;
-        let events = OpenOptions::new().create_new(true).append(true).open(dir.join("events.jsonl"))?;
+        let events = crate::private::options().create_new(true).append(true).open(dir.join("events.jsonl"))?;
         // The new file's directory entry must survive a power loss as its content does.
         File::open(&dir)?.sync_all()?;
         Ok(Journal { dir, events, masker, pending: Vec::new(), written: 0, synced: 0, cap: Default::default() })
@@ -191,7 +191,7 @@ const FLUSH_AT: usize = 64 * 1024;
 
 fn write_meta(dir: &Path, meta: &RunMeta) -> io::Result<()> {
     let tmp = dir.join("run.json.tmp");
-    let mut f = File::create(&tmp)?;
+    let mut f = crate::private::options().write(true).create(true).truncate(true).open(&tmp)?;
     f.write_all(&serde_json::to_vec_pretty(meta).map_err(io::Error::other)?)?;
     f.sync_all()?;
     fs::rename(&tmp, dir.join("run.json"))?;

@@ -9,6 +9,7 @@ pub mod event;
 pub mod fuzzing;
 pub mod journal;
 pub mod lock;
+pub mod private;
 pub mod render;
 pub mod retry;
 pub mod runid;

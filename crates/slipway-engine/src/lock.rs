@@ -7,7 +7,7 @@
 //! does not wait never takes it ahead of them.
 //! `slipway unlock` breaks a lock by unlinking the file.
 
-use std::fs::{self, File, OpenOptions, TryLockError};
+use std::fs::{self, File, TryLockError};
 use std::io::{self, Read, Seek, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -83,7 +83,7 @@ fn lock_path(state_dir: &Path, name: &str) -> PathBuf {
 pub fn acquire(state_dir: &Path, name: &str, me: &Holder, wait: Option<Duration>) -> Result<DeployLock, LockError> {
     let io_err = |error| LockError::Io { name: name.to_owned(), error };
     let path = lock_path(state_dir, name);
-    fs::create_dir_all(path.parent().expect("lock path has a folder")).map_err(io_err)?;
+    crate::private::create_dir_all(path.parent().expect("lock path has a folder")).map_err(io_err)?;
     let ticket = match wait {
         Some(_) => Some(Ticket::take(state_dir, name).map_err(io_err)?),
         None => None,
@@ -93,7 +93,7 @@ pub fn acquire(state_dir: &Path, name: &str, me: &Holder, wait: Option<Duration>
     loop {
         let my_turn = ticket.as_ref().is_none_or(|t| t.is_first());
         if my_turn {
-            let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io_err)?;
+            let mut file = crate::private::options().read(true).write(true).create(true).truncate(false).open(&path).map_err(io_err)?;
             match file.try_lock() {
                 Ok(()) => {
                     if !same_file(&file, &path) {
@@ -248,10 +248,10 @@ struct Ticket {
 impl Ticket {
     fn take(state_dir: &Path, lock: &str) -> io::Result<Self> {
         let dir = queue_dir(state_dir, lock);
-        fs::create_dir_all(&dir)?;
+        crate::private::create_dir_all(&dir)?;
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
         let name = format!("{nanos:024}-{}", std::process::id());
-        File::create(dir.join(&name))?;
+        crate::private::options().write(true).create(true).truncate(true).open(dir.join(&name))?;
         Ok(Ticket { dir, name })
     }
 

@@ -263,7 +263,7 @@ pub fn control_dir(state_dir: Option<&Path>) -> Result<PathBuf, String> {
         return crate::private_dir(PathBuf::from(format!("/tmp/slipway-ssh-{uid}")));
     };
     let state = std::path::absolute(state).unwrap_or_else(|_| state.to_path_buf());
-    std::fs::create_dir_all(&state).map_err(|e| format!("cannot create the state folder {}: {e}", state.display()))?;
+    slipway_engine::private::create_dir_all(&state).map_err(|e| format!("cannot create the state folder {}: {e}", state.display()))?;
     let link = state.join("ssh");
     if link.as_os_str().len() <= ROOM && !link.is_symlink() {
         return crate::private_dir(link);
