@@ -227,3 +227,14 @@ fn the_local_demos_plan_states_what_its_run_runs() {
     let checked = check_commands(&plan, &recorder.sessions());
     assert!(checked >= 8, "only {checked} commands compared");
 }
+
+/// Every pipeline under `pipelines/` has its plan compared with a run: a new
+/// one needs a test here, in `opentable.rs` or in `reverb.rs`.
+#[test]
+fn every_committed_pipeline_has_its_plan_compared_with_a_run() {
+    let compared = ["local-demo.yaml", "opentable.yaml", "reverb.yaml"];
+    for file in crate::support::yaml_files("pipelines") {
+        let name = std::path::Path::new(&file).file_name().unwrap().to_string_lossy().into_owned();
+        assert!(compared.contains(&name.as_str()), "pipelines/{name}: no test compares its plan with a run");
+    }
+}

@@ -231,6 +231,12 @@ fn the_reverb_flow_runs_on_the_fleet_with_no_request_dropped_and_the_plan_holds(
     );
 
     // What the plan stated for sure is what the run did: requests and commands.
+    // The end marker's alert_type depends on how the deploy went: the plan must
+    // not state one (it once said `error` for a run that sent `success`).
+    let planned_end = plan["stages"].as_array().unwrap().iter().find(|s| s["id"] == "deploy_finished").expect("deploy_finished planned");
+    let body: Value = serde_json::from_str(planned_end["effects"][0]["body"].as_str().unwrap()).unwrap();
+    let alert_type = body["alert_type"].as_str().unwrap_or_default();
+    assert!(!plan_vs_run::concrete(alert_type), "the plan states alert_type `{alert_type}` before the deploy ran");
     let sent = [r.datadog.recorded(), r.slack.recorded()].concat();
     let requests = plan_vs_run::check_http(&plan, &sent, &[r.datadog.url(""), r.slack.url("")]);
     assert_eq!(requests, 6, "every marker and message was compared");
