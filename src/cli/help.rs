@@ -61,6 +61,12 @@ Examples:
   slipway rollback pipelines/deploy.yaml --stage deploy
   slipway rollback pipelines/deploy.yaml --stage deploy -p environment=production --limit 'web-*' --wait-lock=5m";
 
+pub const REPORT: &str = "\
+Examples:
+  slipway runs
+  slipway report 20260314T101500Z-3f9a2c --out report.html
+  slipway report \"$(slipway runs --json | head -1 | jq -r .run_id)\" --out last-run.html";
+
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;

@@ -4,6 +4,7 @@ mod failure;
 mod files;
 mod graph;
 mod help;
+mod html_report;
 mod load;
 mod log_mask;
 mod plan_view;
@@ -97,6 +98,9 @@ pub enum Command {
     /// Switch a deploy stage's hosts back to their previous release.
     #[command(after_help = help::ROLLBACK)]
     Rollback(rollback::Args),
+    /// Write a self-contained HTML page of a past run: its graph, timeline, hosts, outputs and errors.
+    #[command(after_help = help::REPORT)]
+    Report(html_report::Args),
 }
 
 pub fn run(cli: Cli) -> i32 {
@@ -118,6 +122,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Runs(args) => runs::run(args),
         Command::Unlock(args) => unlock::run(args),
         Command::Rollback(args) => rollback::run(args),
+        Command::Report(args) => html_report::run(args),
     }
 }
 

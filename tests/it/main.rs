@@ -1,6 +1,7 @@
 //! End-to-end tests of the `slipway` binary: one test binary, a module per concern.
 
 mod audit_ticket;
+mod browser;
 mod changelog;
 mod chat_standin;
 mod cli_errors;
@@ -14,6 +15,7 @@ mod github_standin;
 mod graph;
 mod haproxy_harness;
 mod help;
+mod html_report;
 mod jira_standin;
 mod marker;
 mod marker_redis;

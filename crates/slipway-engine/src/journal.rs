@@ -36,6 +36,25 @@ pub struct RunMeta {
     /// Params that held secret text: `params` keeps them masked.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub masked_params: Vec<String>,
+    /// Each stage's dependencies, as the pipeline had them when the run
+    /// started: `slipway report` draws the run's DAG from the journal alone.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub needs: BTreeMap<String, Vec<String>>,
+}
+
+impl RunMeta {
+    /// What [`RunMeta::needs`] records for `dag`.
+    pub fn needs_of(dag: &Dag) -> BTreeMap<String, Vec<String>> {
+        dag.graph
+            .node_indices()
+            .map(|n| {
+                let mut deps: Vec<String> = dag.dependencies(n).map(|d| dag.graph[d].id.clone()).collect();
+                deps.sort();
+                deps.dedup();
+                (dag.graph[n].id.clone(), deps)
+            })
+            .collect()
+    }
 }
 
 pub struct Journal {
@@ -215,7 +234,7 @@ fn read_meta(dir: &Path) -> io::Result<RunMeta> {
 /// Reads the events file line by line (a journal can be large: a run's whole
 /// output is in it), calling `f` with each event; returns how many lines could
 /// not be read (a line torn by a crash, or damage).
-fn each_event(dir: &Path, mut f: impl FnMut(Event)) -> io::Result<usize> {
+pub fn each_event(dir: &Path, mut f: impl FnMut(Event)) -> io::Result<usize> {
     use std::io::BufRead;
     let path = dir.join("events.jsonl");
     let reader = io::BufReader::new(File::open(&path).map_err(|e| named(&path, e))?);
@@ -472,6 +491,7 @@ mod tests {
             pid: u32::MAX,
             started_at: "t".into(),
             masked_params: Vec::new(),
+            needs: BTreeMap::new(),
         }
     }
 
