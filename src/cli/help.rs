@@ -67,6 +67,18 @@ Examples:
   slipway report 20260314T101500Z-3f9a2c --out report.html
   slipway report \"$(slipway runs --json | head -1 | jq -r .run_id)\" --out last-run.html";
 
+pub const INIT: &str = "\
+Examples:
+  slipway init
+  slipway init --ci github
+  slipway init --ci gitlab --force ../other-project";
+
+pub const COMPLETIONS: &str = "\
+Examples:
+  slipway completions bash > ~/.local/share/bash-completion/completions/slipway
+  slipway completions zsh > \"${fpath[1]}/_slipway\"
+  slipway completions fish > ~/.config/fish/completions/slipway.fish";
+
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
