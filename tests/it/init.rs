@@ -99,3 +99,25 @@ fn init_refuses_to_overwrite_unless_forced_and_says_when_it_cannot_guess() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--ci github"));
     assert!(!both.path("pipelines").exists());
 }
+
+/// docs/ci.md shows the jobs `init` writes: its YAML blocks parse, and the
+/// commands it quotes are the ones the templates run.
+#[test]
+fn the_ci_page_quotes_what_init_writes() {
+    let doc = std::fs::read_to_string(crate::support::root().join("docs/ci.md")).expect("docs/ci.md");
+    let blocks: Vec<&str> = doc.split("```yaml\n").skip(1).filter_map(|b| b.split("```").next()).collect();
+    assert!(blocks.len() >= 5, "{}", blocks.len());
+    for block in &blocks {
+        serde_yaml::from_str::<Value>(block).unwrap_or_else(|e| panic!("a YAML block of docs/ci.md does not parse: {e}\n{block}"));
+    }
+    let sb = Sandbox::new("init-docs");
+    assert_eq!(sb.run(&["init", "--ci", "github"]).status.code(), Some(0));
+    let workflow = sb.read(".github/workflows/slipway.yml");
+    for quoted in [
+        "slipway validate --format github --deny-warnings pipelines/",
+        "slipway plan \"$file\" --format markdown >> plan.md",
+        "gh pr comment \"$PR\" --body-file plan.md --edit-last --create-if-none",
+    ] {
+        assert!(doc.contains(quoted) && workflow.contains(quoted), "`{quoted}` is not in both docs/ci.md and the workflow");
+    }
+}
