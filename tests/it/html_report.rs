@@ -176,6 +176,8 @@ fn fleet_stages_get_a_row_per_host_from_what_the_journal_recorded() {
     }
     // On the timeline: a bar per host under its stage.
     assert_eq!(html.matches("<g class=\"host\"").count(), 4, "{html}");
+    let rows: BTreeSet<&str> = html.split("class=\"hostlabel\" x=\"18\" y=\"").skip(1).filter_map(|rest| rest.split('"').next()).collect();
+    assert_eq!(rows.len(), 4, "each host has a row of its own: {rows:?}");
     assert!(html.contains("data-from=\"migrate\" data-to=\"deploy\""));
     assert!(html.contains("web-1 failed its check") && html.contains("release 20260101000001"));
 }

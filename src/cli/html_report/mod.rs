@@ -35,13 +35,12 @@ pub fn run(args: Args) -> i32 {
         Ok(meta) => meta,
         Err(e) => return cannot(e),
     };
-    let mut events = Vec::new();
     let dir = Journal::runs_dir(&state).join(&meta.run_id);
-    let unreadable = match each_event(&dir, |e| events.push(e)) {
-        Ok(n) => n,
+    let mut run = model::Run::new(Some(meta));
+    let run = match each_event(&dir, |e| run.apply(&e)) {
+        Ok(unreadable) => run.finish(unreadable),
         Err(e) => return cannot(e),
     };
-    let run = model::Run::from_events(Some(meta), &events, unreadable);
     let html = page::render(&run, &args.run_id);
     let out = args.out.unwrap_or_else(|| PathBuf::from(format!("slipway-{}.html", args.run_id)));
     if out.as_os_str() == "-" {

@@ -26,6 +26,8 @@ pub struct Run {
     /// How many times the run was started (1, plus one per resume).
     pub starts: u32,
     pub unreadable_lines: usize,
+    /// Where each stage is in `stages`.
+    index: BTreeMap<String, usize>,
 }
 
 #[derive(Debug)]
@@ -113,42 +115,58 @@ impl Stage {
 }
 
 impl Run {
+    pub fn new(meta: Option<RunMeta>) -> Run {
+        Run { meta, ..Run::default() }
+    }
+
+    /// Takes in one event, in journal order: a journal is read as a stream,
+    /// never held whole (a run's whole output can be in it).
+    pub fn apply(&mut self, e: &Event) {
+        let at = event_at(e);
+        if at > 0 {
+            self.start = if self.start == 0 { at } else { self.start.min(at) };
+            self.end = self.end.max(at);
+        }
+        let Some(id) = e.stage() else {
+            match e {
+                Event::RunStarted { .. } => {
+                    self.starts += 1;
+                    self.status = None;
+                }
+                Event::RunFinished { status, .. } => self.status = Some(*status),
+                _ => {}
+            }
+            return;
+        };
+        let i = match self.index.get(id) {
+            Some(i) => *i,
+            None => {
+                self.stages.push(Stage::new(id));
+                self.index.insert(id.to_owned(), self.stages.len() - 1);
+                self.stages.len() - 1
+            }
+        };
+        apply(&mut self.stages[i], e);
+    }
+
+    /// Adds the stages the pipeline had that never started.
+    pub fn finish(mut self, unreadable_lines: usize) -> Run {
+        self.unreadable_lines = unreadable_lines;
+        let ids: Vec<String> = self.meta.iter().flat_map(|m| m.digests.keys().chain(m.needs.keys())).cloned().collect();
+        for id in ids {
+            if !self.index.contains_key(&id) {
+                self.index.insert(id.clone(), self.stages.len());
+                self.stages.push(Stage::new(&id));
+            }
+        }
+        self
+    }
+
+    #[cfg(test)]
     pub fn from_events(meta: Option<RunMeta>, events: &[Event], unreadable_lines: usize) -> Run {
-        let mut run = Run { meta, unreadable_lines, ..Run::default() };
-        let mut index: BTreeMap<String, usize> = BTreeMap::new();
-        for e in events {
-            let at = event_at(e);
-            if at > 0 {
-                run.start = if run.start == 0 { at } else { run.start.min(at) };
-                run.end = run.end.max(at);
-            }
-            let Some(id) = e.stage() else {
-                match e {
-                    Event::RunStarted { .. } => {
-                        run.starts += 1;
-                        run.status = None;
-                    }
-                    Event::RunFinished { status, .. } => run.status = Some(*status),
-                    _ => {}
-                }
-                continue;
-            };
-            let i = *index.entry(id.to_owned()).or_insert_with(|| {
-                run.stages.push(Stage::new(id));
-                run.stages.len() - 1
-            });
-            apply(&mut run.stages[i], e);
-        }
-        // Stages the pipeline had that never started.
-        if let Some(meta) = &run.meta {
-            for id in meta.digests.keys().chain(meta.needs.keys()) {
-                if !index.contains_key(id) {
-                    index.insert(id.clone(), run.stages.len());
-                    run.stages.push(Stage::new(id));
-                }
-            }
-        }
-        run
+        let mut run = Run::new(meta);
+        events.iter().for_each(|e| run.apply(e));
+        run.finish(unreadable_lines)
     }
 
     #[cfg(test)]

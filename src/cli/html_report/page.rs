@@ -43,6 +43,11 @@ pub fn duration(ms: u64) -> String {
     }
 }
 
+/// `1 line`, `3 lines`.
+fn lines(n: usize) -> String {
+    if n == 1 { "1 line".to_owned() } else { format!("{n} lines") }
+}
+
 /// A CSP source for inline text: its SHA-256, base64.
 fn hash(text: &str) -> String {
     format!("'sha256-{}'", base64::engine::general_purpose::STANDARD.encode(Sha256::digest(text.as_bytes())))
@@ -189,7 +194,7 @@ fn stage(out: &mut String, s: &Stage, t0: u64) {
         out.push_str("</dl>\n");
     }
     if !s.log.is_empty() {
-        let _ = write!(out, "<details><summary>log ({} lines)</summary><pre class=\"log\">", s.log.len() + s.log_dropped);
+        let _ = write!(out, "<details><summary>log: {}</summary><pre class=\"log\">", lines(s.log.len() + s.log_dropped));
         for (stream, line) in &s.log {
             let class = if stream == "stderr" { "err" } else { "out" };
             let _ = writeln!(out, "<span class=\"{class}\">{}</span>", esc(line));

@@ -52,6 +52,7 @@ pub fn dag(run: &Run) -> String {
     let (w, h) = (cols * (NODE_W + COL_GAP) - COL_GAP + 20, rows * (NODE_H + ROW_GAP) - ROW_GAP + 20);
     let mut out = String::new();
     let _ = write!(out, r#"<svg class="dag" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="stage graph">"#);
+    out.push_str(r#"<defs><marker id="arrow" viewBox="0 0 8 8" refX="8" refY="4" markerWidth="8" markerHeight="8" orient="auto"><path d="M0 0 L8 4 L0 8 z"/></marker></defs>"#);
     for s in &run.stages {
         let Some(&(x2, y2)) = at.get(s.id.as_str()) else { continue };
         for dep in needs.get(&s.id).into_iter().flatten() {
@@ -60,7 +61,7 @@ pub fn dag(run: &Run) -> String {
             let mid = (sx + ex) / 2;
             let _ = write!(
                 out,
-                r#"<path class="edge" data-from="{}" data-to="{}" d="M{sx} {sy} C{mid} {sy} {mid} {ey} {ex} {ey}"/>"#,
+                r##"<path class="edge" data-from="{}" data-to="{}" marker-end="url(#arrow)" d="M{sx} {sy} C{mid} {sy} {mid} {ey} {ex} {ey}"/>"##,
                 esc(dep),
                 esc(&s.id)
             );
@@ -155,12 +156,13 @@ pub fn gantt(run: &Run) -> String {
         }
         y += STAGE_ROW;
         let stage_end = s.attempts.last().and_then(|a| a.end).or(s.settled_at).unwrap_or(run.end);
-        for h in &s.hosts {
+        for (i, h) in s.hosts.iter().enumerate() {
+            let hy = y + HOST_ROW * i as u32;
             let name = esc(&h.name);
             let _ = write!(
                 out,
                 r#"<g class="host" data-host="{name}"><text class="hostlabel" x="18" y="{}">{}</text>"#,
-                y + 13,
+                hy + 13,
                 esc(&clip(&h.name, 26))
             );
             let start = h.duration_ms.map_or(stage_end, |d| stage_end.saturating_sub(d));
@@ -170,7 +172,7 @@ pub fn gantt(run: &Run) -> String {
                 out,
                 r#"<rect class="hbar h-{}" x="{hx:.1}" y="{}" width="{hw:.1}" height="12" rx="2"><title>{}</title></rect></g>"#,
                 status_class(&h.status),
-                y + 3,
+                hy + 3,
                 esc(&tip)
             );
         }
