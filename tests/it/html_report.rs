@@ -181,3 +181,28 @@ fn fleet_stages_get_a_row_per_host_from_what_the_journal_recorded() {
     assert!(html.contains("data-from=\"migrate\" data-to=\"deploy\""));
     assert!(html.contains("web-1 failed its check") && html.contains("release 20260101000001"));
 }
+
+/// A resumed run is one report: the stages reused from before, and the failed
+/// stage's attempts from both starts.
+#[test]
+fn a_resumed_run_shows_what_was_reused_and_every_attempt_of_both_starts() {
+    let sb = Sandbox::new("html-report-resume");
+    sb.write("p.yaml", "version: 1\nname: r\nstages:\n  first: { kind: shell, run: 'true' }\n  second: { kind: shell, needs: [first], run: 'test -f fixed' }\n");
+    assert_eq!(sb.run(&["run", "p.yaml"]).status.code(), Some(1));
+    let run_id = sb.run_ids().pop().expect("a run");
+    sb.write("fixed", "");
+    assert_eq!(sb.run(&["resume", &run_id]).status.code(), Some(0));
+    let out = sb.run(&["report", &run_id, "--out", "-"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let html = String::from_utf8_lossy(&out.stdout);
+    assert!(html.contains("<dt>resumed</dt><dd>once</dd>"), "{html}");
+    assert!(html.contains("<p>reused: it succeeded in an earlier attempt of this run</p>"), "`first` is shown reused");
+    let bars: Vec<&str> = html
+        .split("<rect class=\"bar ")
+        .skip(1)
+        .filter(|b| b.split('>').next().is_some_and(|tag| tag.contains("data-stage=\"second\"")))
+        .collect();
+    let outcomes: Vec<&str> = bars.iter().filter_map(|b| b.split('"').next()).collect();
+    assert_eq!(outcomes, ["o-failed", "o-succeeded"], "both starts' attempts of `second`");
+    assert!(html.contains("data-stage=\"second\" data-status=\"succeeded\""));
+}

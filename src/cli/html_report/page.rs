@@ -103,7 +103,11 @@ fn header(out: &mut String, run: &Run, run_id: &str, pipeline: &str, status: &st
         }
         let _ = writeln!(out, "<dt>file</dt><dd><code>{}</code></dd>", esc(&m.file));
         if run.starts > 1 {
-            let _ = writeln!(out, "<dt>resumed</dt><dd>{} times</dd>", run.starts - 1);
+            let times = match run.starts - 1 {
+                1 => "once".to_owned(),
+                n => format!("{n} times"),
+            };
+            let _ = writeln!(out, "<dt>resumed</dt><dd>{times}</dd>");
         }
         if !m.params.is_empty() {
             out.push_str("<dt>params</dt><dd><ul class=\"params\">");
