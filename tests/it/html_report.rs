@@ -206,3 +206,33 @@ fn a_resumed_run_shows_what_was_reused_and_every_attempt_of_both_starts() {
     assert_eq!(outcomes, ["o-failed", "o-succeeded"], "both starts' attempts of `second`");
     assert!(html.contains("data-stage=\"second\" data-status=\"succeeded\""));
 }
+
+/// A real run on a fleet (`transport: local` hosts: no sshd needed): converge
+/// and a shell stage on hosts, which fails on one host, each get a row per host.
+#[test]
+fn a_fleet_run_gets_a_row_per_host_for_each_fleet_stage() {
+    let sb = Sandbox::new("html-report-fleet");
+    sb.write(
+        "p.yaml",
+        "version: 1\nname: local-fleet\nhosts:\n  app:\n    - { name: app-1, transport: local }\n    - { name: app-2, transport: local }\nstages:\n  converge:\n    kind: converge\n    hosts: app\n    tool: puppet\n    concurrency: 2\n    command: \"exit {{#if (eq host.name 'app-1')}}2{{else}}0{{/if}}\"\n  check:\n    kind: shell\n    needs: [converge]\n    hosts: app\n    run: 'test {{ host.name }} = app-1'\n",
+    );
+    assert_eq!(sb.run(&["run", "p.yaml"]).status.code(), Some(1), "`check` fails on app-2");
+    let run_id = sb.run_ids().pop().expect("a run");
+    let out = sb.run(&["report", &run_id, "--out", "-"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let html = String::from_utf8_lossy(&out.stdout);
+    let section = |stage: &str| {
+        html.split(&format!("<article id=\"stage-{stage}\""))
+            .nth(1)
+            .and_then(|s| s.split("</article>").next())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let converge = section("converge");
+    assert!(converge.contains("<tr data-host=\"app-1\"><td>app-1</td><td class=\"h-ok\">changed</td><td>exit 2</td>"), "{converge}");
+    assert!(converge.contains("<tr data-host=\"app-2\"><td>app-2</td><td class=\"h-ok\">ok</td><td>exit 0</td>"), "{converge}");
+    let check = section("check");
+    assert!(check.contains("<tr data-host=\"app-2\"><td>app-2</td><td class=\"h-bad\">failed</td><td>exit 1</td>"), "{check}");
+    assert!(check.contains("1 of 2 hosts failed: app-2 (exit 1)"), "{check}");
+    assert_eq!(html.matches("<g class=\"host\"").count(), 4, "two hosts under each stage on the timeline");
+}

@@ -186,9 +186,9 @@ pub fn gantt(run: &Run) -> String {
 /// A CSS class for a host's status: one of a fixed few, whatever the journal says.
 pub fn status_class(status: &str) -> &'static str {
     match status {
-        "succeeded" | "ok" | "ran" | "deployed" | "converged" => "ok",
+        "succeeded" | "ok" | "changed" | "ran" | "deployed" | "converged" => "ok",
         "failed" | "unreachable" | "timed_out" | "error" => "bad",
-        "rolled_back" | "skipped" | "cancelled" | "drained" => "mid",
+        "rolled_back" | "reboot_pending" | "skipped" | "cancelled" | "drained" => "mid",
         _ => "other",
     }
 }
