@@ -58,7 +58,9 @@ fn a_project_with_a_gitlab_ci_file_gets_jobs_to_include_and_its_file_is_left_alo
         assert!(rule.contains("merge_request_event"), "{name} runs on merge requests: {rule}");
         assert_eq!(jobs[name]["stage"].as_str(), Some("test"), "a stage every GitLab project has");
     }
-    assert!(commands(&jobs["slipway-validate"]).contains("slipway validate"));
+    let validate = commands(&jobs["slipway-validate"]);
+    assert!(validate.contains("slipway validate --format gitlab --deny-warnings pipelines/ > gl-code-quality-report.json"), "{validate}");
+    assert_eq!(jobs["slipway-validate"]["artifacts"]["reports"]["codequality"].as_str(), Some("gl-code-quality-report.json"));
     let plan = commands(&jobs["slipway-plan"]);
     assert!(plan.contains("--format markdown") && plan.contains("/merge_requests/$CI_MERGE_REQUEST_IID/notes"), "{plan}");
     assert!(!sb.path(".github").exists());

@@ -13,6 +13,7 @@ mod fixtures;
 mod fleet;
 mod fleet_harness;
 mod github_standin;
+mod gitlab_quality;
 mod graph;
 mod haproxy_harness;
 mod help;
