@@ -50,7 +50,7 @@ mod tests {
     #[test]
     fn fingerprints_are_stable_and_tell_issues_apart() {
         assert_eq!(fingerprint("a"), fingerprint("a"));
-        assert_ne!(fingerprint("a\0x\01:1"), fingerprint("a\0x\02:1"));
+        assert_ne!(fingerprint("a\0x\u{0}1:1"), fingerprint("a\0x\u{0}2:1"));
         assert_eq!(fingerprint("").len(), 32);
     }
 }
