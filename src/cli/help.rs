@@ -14,6 +14,7 @@ pub const VALIDATE: &str = "\
 Examples:
   slipway validate pipelines/
   slipway validate --format github --deny-warnings pipelines/
+  slipway validate --format gitlab pipelines/ > gl-code-quality-report.json
   slipway validate --format json pipelines/deploy.yaml";
 
 pub const GRAPH: &str = "\
