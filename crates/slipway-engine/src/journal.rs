@@ -234,7 +234,7 @@ fn read_meta(dir: &Path) -> io::Result<RunMeta> {
 /// Reads the events file line by line (a journal can be large: a run's whole
 /// output is in it), calling `f` with each event; returns how many lines could
 /// not be read (a line torn by a crash, or damage).
-pub fn each_event(dir: &Path, mut f: impl FnMut(Event)) -> io::Result<usize> {
+fn each_event(dir: &Path, mut f: impl FnMut(Event)) -> io::Result<usize> {
     use std::io::BufRead;
     let path = dir.join("events.jsonl");
     let reader = io::BufReader::new(File::open(&path).map_err(|e| named(&path, e))?);

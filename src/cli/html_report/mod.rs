@@ -8,7 +8,8 @@ mod svg;
 
 use std::path::PathBuf;
 
-use slipway_engine::journal::{Journal, each_event};
+use slipway_engine::event::Event;
+use slipway_engine::journal::Journal;
 
 use super::exit;
 use super::run::StateArgs;
@@ -58,4 +59,23 @@ pub fn run(args: Args) -> i32 {
             exit::USAGE
         }
     }
+}
+
+/// Reads a run's events file line by line, calling `f` with each event, and
+/// returns how many lines could not be read (torn by a crash, or damaged): a
+/// report shows what the journal holds, and says how much it could not read.
+fn each_event(dir: &std::path::Path, mut f: impl FnMut(Event)) -> std::io::Result<usize> {
+    use std::io::BufRead;
+    let path = dir.join("events.jsonl");
+    let file = std::fs::File::open(&path).map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+    let mut unreadable = 0;
+    for line in std::io::BufReader::new(file).split(b'\n') {
+        let line = line?;
+        match serde_json::from_slice::<Event>(&line) {
+            Ok(event) => f(event),
+            Err(_) if line.iter().all(u8::is_ascii_whitespace) => {}
+            Err(_) => unreadable += 1,
+        }
+    }
+    Ok(unreadable)
 }
