@@ -14,6 +14,7 @@ pub const VALIDATE: &str = "\
 Examples:
   slipway validate pipelines/
   slipway validate --format github --deny-warnings pipelines/
+  slipway validate --format gitlab pipelines/ > gl-code-quality-report.json
   slipway validate --format json pipelines/deploy.yaml";
 
 pub const GRAPH: &str = "\
@@ -60,6 +61,24 @@ pub const ROLLBACK: &str = "\
 Examples:
   slipway rollback pipelines/deploy.yaml --stage deploy
   slipway rollback pipelines/deploy.yaml --stage deploy -p environment=production --limit 'web-*' --wait-lock=5m";
+
+pub const REPORT: &str = "\
+Examples:
+  slipway runs
+  slipway report 20260314T101500Z-3f9a2c --out report.html
+  slipway report \"$(slipway runs --json | head -1 | jq -r .run_id)\" --out last-run.html";
+
+pub const INIT: &str = "\
+Examples:
+  slipway init
+  slipway init --ci github
+  slipway init --ci gitlab --force ../other-project";
+
+pub const COMPLETIONS: &str = "\
+Examples:
+  slipway completions bash > ~/.local/share/bash-completion/completions/slipway
+  slipway completions zsh > \"${fpath[1]}/_slipway\"
+  slipway completions fish > ~/.config/fish/completions/slipway.fish";
 
 #[cfg(test)]
 mod tests {

@@ -1,9 +1,12 @@
 //! Subcommands and the exit codes they share.
 
+mod completions;
 mod failure;
 mod files;
 mod graph;
 mod help;
+mod html_report;
+mod init;
 mod load;
 mod log_mask;
 mod plan_view;
@@ -97,6 +100,15 @@ pub enum Command {
     /// Switch a deploy stage's hosts back to their previous release.
     #[command(after_help = help::ROLLBACK)]
     Rollback(rollback::Args),
+    /// Write a self-contained HTML page of a past run: its graph, timeline, hosts, outputs and errors.
+    #[command(after_help = help::REPORT)]
+    Report(html_report::Args),
+    /// Write a starter pipeline and a CI job that validates and plans it on every pull request.
+    #[command(after_help = help::INIT)]
+    Init(init::Args),
+    /// Print a shell completion script.
+    #[command(after_help = help::COMPLETIONS)]
+    Completions(completions::Args),
 }
 
 pub fn run(cli: Cli) -> i32 {
@@ -118,6 +130,9 @@ pub fn run(cli: Cli) -> i32 {
         Command::Runs(args) => runs::run(args),
         Command::Unlock(args) => unlock::run(args),
         Command::Rollback(args) => rollback::run(args),
+        Command::Report(args) => html_report::run(args),
+        Command::Init(args) => init::run(args),
+        Command::Completions(args) => completions::run(args),
     }
 }
 

@@ -266,6 +266,7 @@ fn started(args: RunArgs) -> Result<i32, Failure> {
         pid: std::process::id(),
         started_at: rfc3339(now_secs()),
         masked_params: Vec::new(),
+        needs: RunMeta::needs_of(&checked.dag),
     };
     let x = &args.exec;
     let state = x.state.for_pipeline(&file);

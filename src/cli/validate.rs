@@ -18,6 +18,8 @@ pub enum Format {
     Human,
     /// GitHub Actions annotations, shown inline on the pull request.
     Github,
+    /// A GitLab Code Quality report (JSON), shown on the merge request.
+    Gitlab,
     /// `{"diagnostics":[…]}`, for machines.
     Json,
 }
@@ -120,6 +122,7 @@ pub fn render_all(checked: &[Checked], format: Format, color: bool) -> String {
             s
         }
         Format::Github => items.map(|(f, d)| render::github(f, d) + "\n").collect(),
+        Format::Gitlab => render::gitlab_report(items) + "\n",
         Format::Human => {
             let mut s: String = items.map(|(f, d)| render::human(f, d, color) + "\n\n").collect();
             let errors = checked.iter().map(Checked::errors).sum();

@@ -1,9 +1,11 @@
 //! End-to-end tests of the `slipway` binary: one test binary, a module per concern.
 
 mod audit_ticket;
+mod browser;
 mod changelog;
 mod chat_standin;
 mod cli_errors;
+mod completions;
 mod dashboards_standin;
 mod deploy;
 mod durability;
@@ -11,9 +13,12 @@ mod fixtures;
 mod fleet;
 mod fleet_harness;
 mod github_standin;
+mod gitlab_quality;
 mod graph;
 mod haproxy_harness;
 mod help;
+mod html_report;
+mod init;
 mod jira_standin;
 mod marker;
 mod marker_redis;

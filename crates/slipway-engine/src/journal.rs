@@ -39,6 +39,25 @@ pub struct RunMeta {
     /// Params that held secret text: `params` keeps them masked.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub masked_params: Vec<String>,
+    /// Each stage's dependencies, as the pipeline had them when the run
+    /// started: `slipway report` draws the run's DAG from the journal alone.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub needs: BTreeMap<String, Vec<String>>,
+}
+
+impl RunMeta {
+    /// What [`RunMeta::needs`] records for `dag`.
+    pub fn needs_of(dag: &Dag) -> BTreeMap<String, Vec<String>> {
+        dag.graph
+            .node_indices()
+            .map(|n| {
+                let mut deps: Vec<String> = dag.dependencies(n).map(|d| dag.graph[d].id.clone()).collect();
+                deps.sort();
+                deps.dedup();
+                (dag.graph[n].id.clone(), deps)
+            })
+            .collect()
+    }
 }
 
 pub struct Journal {
@@ -506,6 +525,7 @@ mod tests {
             pid: u32::MAX,
             started_at: "t".into(),
             masked_params: Vec::new(),
+            needs: BTreeMap::new(),
         }
     }
 

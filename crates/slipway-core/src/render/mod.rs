@@ -1,12 +1,15 @@
-//! Diagnostics and graphs as text: human (code frames), GitHub annotations, JSON,
-//! Mermaid and DOT. Rendering is separate from finding problems.
+//! Diagnostics and graphs as text: human (code frames), GitHub annotations,
+//! GitLab Code Quality, JSON, Mermaid and DOT. Rendering is separate from
+//! finding problems.
 
 mod github;
+mod gitlab;
 mod graph;
 mod human;
 mod json;
 
 pub use github::github;
+pub use gitlab::gitlab_report;
 pub use graph::{dot, mermaid};
 pub use human::{human, summary};
 pub use json::{JsonDiagnostic, json_diagnostic, json_report};
