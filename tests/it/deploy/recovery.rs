@@ -109,3 +109,48 @@ fn slipway_rollback_switches_the_role_back_and_says_in_its_exit_code_how_that_we
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("its deploy stages: deploy"), "{}", show(&out));
 }
+
+#[test]
+fn a_deploy_killed_mid_rollback_resumes_into_the_same_rollback() {
+    let Some(s) = Stand::start("deploy-kill-rollback") else { return };
+    s.write(&format!("    batch_size: 1\n{}", s.haproxy_block()));
+    let load = Load::start(s.haproxy.port, 4);
+    let mut child = s.sb.spawn(&["run", "p.yaml", "--format", "json", "--param", "revision=v1", "--param", "broken=web-3"]);
+    // web-3 is switched (and fails its health check); kill -9 once the rollback has moved a host back.
+    let web = |h: &str| s.app(h).current();
+    let start = Instant::now();
+    while !["web-1", "web-2", "web-3"].iter().all(|h| web(h) != SEED) {
+        assert!(start.elapsed() < Duration::from_secs(30), "web-3 was never switched");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    while !["web-1", "web-2", "web-3"].iter().any(|h| web(h) == SEED) {
+        assert!(start.elapsed() < Duration::from_secs(60), "the rollback never started");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().expect("kill -9 the run");
+    let _ = child.wait();
+    let states: Vec<(String, usize)> = s.apps.iter().map(|a| (a.current(), a.starts())).collect();
+    eprintln!("killed mid-rollback with hosts on (release, starts): {states:?}");
+
+    let run_id = s.sb.run_ids().pop().expect("the killed run's journal");
+    let out = resume(&s, &run_id);
+    let tally = load.stop();
+    // The broken release fails again on web-3, and the resumed stage rolls back again: it ends failed,
+    // with every host it touched back on the previous release, serving, and in the load balancer.
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let evs = events(&out.stdout);
+    let reason = evs.iter().find(|e| e["event"] == "stage_finished" && e["stage"] == "deploy").expect("deploy finished")["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(reason.contains("rolled back to the previous release"), "{reason}");
+    for a in &s.apps {
+        assert_eq!(a.current(), SEED, "{} is not back on the previous release", a.name);
+        assert_eq!(a.serving(), format!("v0 {SEED}"), "{} serves it", a.name);
+        assert!(!a.deploy_to.join(".slipway-switching").exists(), "{} is left half-switched", a.name);
+    }
+    assert_eq!(s.app("web-4").starts(), 1, "web-4 was never touched");
+    assert_eq!(tally.failed, 0, "{} of {} requests failed: {:?}", tally.failed, tally.sent, tally.failures);
+    s.assert_all_up();
+    s.assert_no_dangling();
+}
