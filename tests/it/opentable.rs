@@ -100,6 +100,10 @@ fn teamcity(req: &Recorded) -> Reply {
     if req.header("authorization") != Some(&format!("Bearer {TEAMCITY_TOKEN}")) {
         return Reply::new(401, "Authentication required");
     }
+    // The build's artifact, as TeamCity serves a file of a build's artifacts.
+    if req.method == "GET" && req.route() == "/app/rest/builds/id:4711/artifacts/content/restaurant-api.tgz" {
+        return Reply::new(200, artifact()).header("Content-Type", "application/octet-stream");
+    }
     if req.method != "GET" || !req.header("accept").is_some_and(|a| a.contains("application/json")) {
         return Reply::new(406, "expected GET with Accept: application/json");
     }
@@ -114,6 +118,20 @@ fn teamcity(req: &Recorded) -> Reply {
             "artifacts": { "href": "/app/rest/builds/id:4711/artifacts" },
         }),
     )
+}
+
+/// The pinned build's artifact: a tar of the service's files (plain tar of
+/// text files, so it travels as text; `tar -xf` on the host reads either).
+fn artifact() -> &'static str {
+    static TAR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TAR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("slipway-artifact-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("app")).unwrap();
+        std::fs::write(dir.join("app/restaurant-api.jar"), "the service, built\n").unwrap();
+        let out = std::process::Command::new("tar").arg("-cf").arg("-").arg("-C").arg(&dir).arg("app").output().expect("tar");
+        let _ = std::fs::remove_dir_all(&dir);
+        String::from_utf8(out.stdout).expect("a tar of text files is text")
+    })
 }
 
 /// A stand-in for the deploy stage: records the revision it was given.
@@ -257,4 +275,76 @@ fn what_the_plan_states_for_sure_is_what_the_run_sends() {
     let bases = [s.teamcity.url(""), s.info.url(""), s.github.url(""), s.jira.url(""), s.slack.url("")];
     let checked = plan_vs_run::check_http(&plan, &sent, &bases);
     assert!(checked >= 6, "only {checked} requests compared");
+}
+
+/// The whole flow with the real `deploy` stage as committed: each of the three
+/// hosts (real sshd, each running the test web app) downloads the pinned
+/// build's artifact from TeamCity with the token, is switched and restarted,
+/// and passes its health check on the pinned revision.
+#[test]
+fn the_opentable_flow_deploys_the_pinned_build_to_a_real_fleet() {
+    use crate::fleet_harness::Fleet;
+    use crate::haproxy_harness::{App, seed};
+    if let Some(why) = Fleet::unavailable() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    const SEED: &str = "20000101000000";
+    let s = Services::start();
+    let sb = Sandbox::new("opentable-fleet");
+    let names: Vec<String> = ["rest-api-1.prod.internal", "rest-api-2.prod.internal", "rest-api-3"].map(String::from).to_vec();
+    let fleet = Fleet::start_named(&names, None);
+    let apps: Vec<App> = names
+        .iter()
+        .map(|n| {
+            let app = fleet.host(n).root.join("app");
+            seed(&app, SEED, "v0");
+            App::start(n, &app, std::time::Duration::from_millis(100))
+        })
+        .collect();
+    let port: String = apps.iter().map(|a| format!("{{{{#if (eq host.name '{}')}}}}{}{{{{/if}}}}", a.name, a.port)).collect();
+    let host = |n: &str| format!("{{ name: {n}, address: 127.0.0.1, port: {} }}", fleet.host(n).port);
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/pipelines/opentable.yaml")).unwrap();
+    let deploy = &text[text.find("\n  deploy:\n").unwrap() + 1..];
+    let deploy = &deploy[..deploy.find("\n\n").unwrap() + 1];
+    let swaps = [
+        ("\nhosts:\n".to_owned(), format!("\n{}hosts:\n", fleet.ssh_block())),
+        ("- rest-api-1.prod.internal\n".into(), format!("- {}\n", host("rest-api-1.prod.internal"))),
+        ("- rest-api-2.prod.internal\n".into(), format!("- {}\n", host("rest-api-2.prod.internal"))),
+        ("{ name: rest-api-3, address: 10.20.0.13, user: deploy }".into(), host("rest-api-3")),
+        ("deploy_to: /srv/restaurant-api".into(), "deploy_to: app".into()),
+        ("sudo systemctl reload restaurant-api".into(), "kill -TERM \"$(cat \"$SLIPWAY_DEPLOY_TO/app.pid\")\"".into()),
+        ("http://{{ host.address }}:8080/deployment-info".into(), format!("http://{{{{ host.address }}}}:{port}/health")),
+        ("revision_pointer: /sha".into(), "revision_pointer: /revision".into()),
+    ];
+    let pipeline = swaps.iter().fold(s.pipeline(deploy), |t, (from, to)| {
+        assert!(t.contains(from.as_str()), "opentable.yaml no longer holds {from}");
+        t.replace(from.as_str(), to)
+    });
+    sb.write("opentable.yaml", &pipeline);
+    let out = s.run(&sb, "opentable.yaml");
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let release = apps[0].current();
+    assert_ne!(release, SEED);
+    for a in &apps {
+        assert_eq!(a.current(), release, "{} is on another release", a.name);
+        assert_eq!(a.serving(), format!("{} {release}", sha(PINNED)), "{} serves the pinned revision", a.name);
+        let jar = a.deploy_to.join("current/app/restaurant-api.jar");
+        assert_eq!(
+            std::fs::read_to_string(&jar).unwrap_or_default(),
+            "the service, built\n",
+            "{}: the artifact is not in the release",
+            a.name
+        );
+        assert!(!a.deploy_to.join("current/.artifact").exists());
+    }
+    // Every host downloaded the artifact with the token.
+    let downloads = s.teamcity.requests("GET", "/app/rest/builds/id:4711/artifacts/content/restaurant-api.tgz");
+    assert_eq!(downloads.len(), 3, "{downloads:?}");
+    // The end marker and the chat message say it succeeded.
+    let events = s.redis.logstash_read(0, "deployments", 10);
+    assert_eq!(events.last().map(|e| e["title"].clone()), Some(json!("restaurant-api deploy succeeded")), "{events:?}");
+    let posts = chat_standin::posted(&s.slack);
+    assert!(posts[0]["text"].as_str().unwrap_or_default().contains("production: succeeded"), "{posts:?}");
+    assert_no_secret(&s, &sb, &out, &[]);
 }
