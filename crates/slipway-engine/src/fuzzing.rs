@@ -56,15 +56,14 @@ impl Templates {
         let renderer = Renderer::new();
         renderer.teach(&masker);
         let (r, cx) = (&renderer, &self.context);
-        for rendered in [
+        let rendered = [
             r.render(&source, cx),
             r.render_lenient(&source, cx),
             r.render_escaped(&source, cx, Escape::Slack),
             r.render_lenient_escaped(&source, cx, Escape::Mattermost),
-        ] {
-            if let Ok(text) = rendered {
-                let _ = masker.mask(&text);
-            }
+        ];
+        for text in rendered.into_iter().flatten() {
+            let _ = masker.mask(&text);
         }
     }
 

@@ -226,7 +226,7 @@ pub async fn lines(source: impl AsyncRead + Unpin, masker: &Masker, mut each: im
         let shown = masker.showable_prefix(&text);
         each(&text[..shown]);
         let tail = line.split_off(line.len() - keep);
-        line = [text[shown..].as_bytes(), &tail].concat();
+        line = [&text.as_bytes()[shown..], &tail].concat();
     }
     if !line.is_empty() {
         each(&String::from_utf8_lossy(&line));
