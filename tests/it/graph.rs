@@ -43,6 +43,6 @@ fn a_dashed_edge_says_what_it_reads() {
     );
     let mermaid = stdout(&slipway(&["graph", "pipelines/opentable.yaml"]));
     assert!(mermaid.contains("s_deploy -.->|\"status\"| s_announce"), "{mermaid}");
-    assert!(mermaid.contains("s_pinned_build -.->|\"outputs.artifact_url, outputs.revision\"| s_deploy"), "{mermaid}");
+    assert!(mermaid.contains("s_pinned_build -.->|\"outputs.id, outputs.revision\"| s_deploy"), "{mermaid}");
     assert!(!mermaid.contains("outputs .->") && !dot.contains("label=\"outputs\""), "no edge keeps the old generic label");
 }
