@@ -37,7 +37,8 @@ pub const PLAN: &str = "\
 Examples:
   slipway plan pipelines/deploy.yaml --param version=1.4.2
   slipway plan pipelines/deploy.yaml -p version=1.4.2 --live-reads
-  slipway plan pipelines/deploy.yaml -p version=1.4.2 --format json | jq '.stages[].effects'";
+  slipway plan pipelines/deploy.yaml -p version=1.4.2 --format json | jq '.stages[].effects'
+  slipway plan pipelines/deploy.yaml -p version=1.4.2 --format markdown > plan.md  # a PR comment";
 
 pub const RESUME: &str = "\
 Examples:

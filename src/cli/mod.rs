@@ -6,6 +6,7 @@ mod graph;
 mod help;
 mod load;
 mod log_mask;
+mod plan_markdown;
 mod plan_view;
 mod report;
 mod rollback;

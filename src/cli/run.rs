@@ -17,8 +17,9 @@ use slipway_stages::{Live, Planning, unsupported_stages};
 use tokio::sync::{mpsc, watch};
 
 use super::failure::{Failure, Why};
+use super::plan_view::PlanFormat;
 use super::report::{OutputFormat, report};
-use super::{exit, load, plan_view};
+use super::{exit, load, plan_markdown, plan_view};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct StateArgs {
@@ -105,9 +106,9 @@ pub struct PlanArgs {
     /// Run read-only stages for real (HTTP GETs, the changelog) so the plan shows real values.
     #[arg(long)]
     pub live_reads: bool,
-    /// How to show the plan (errors too).
+    /// How to show the plan (errors too, as JSON for `json`, else as text).
     #[arg(long, value_enum, default_value_t)]
-    pub format: OutputFormat,
+    pub format: PlanFormat,
     /// Only these hosts: comma-separated host names or roles, `*` globs (`web-1,worker*`).
     #[arg(long, value_name = "PATTERN")]
     pub limit: Option<String>,
@@ -166,7 +167,7 @@ pub(super) fn limit_hosts(checked: &mut Checked, limit: Option<&str>) -> Result<
 }
 
 pub fn plan(args: PlanArgs) -> i32 {
-    let format = args.format;
+    let format = args.format.failures();
     planned(args).unwrap_or_else(|f| f.report(format))
 }
 
@@ -226,11 +227,12 @@ fn planned(args: PlanArgs) -> Result<i32, Failure> {
         &opts,
     ));
     let text = match args.format {
-        OutputFormat::Json => {
+        PlanFormat::Json => {
             let json = serde_json::json!({ "pipeline": pipeline.name.value, "stages": planned });
             format!("{}\n", serde_json::to_string_pretty(&json).unwrap_or_default())
         }
-        OutputFormat::Human => plan_view::human(&pipeline.name.value, &planned),
+        PlanFormat::Human => plan_view::human(&pipeline.name.value, &planned),
+        PlanFormat::Markdown => plan_markdown::markdown(pipeline, &checked.dag, &planned),
     };
     // A reader that went away (`| head`) is no error of the plan's.
     let _ = std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes());
@@ -240,7 +242,7 @@ fn planned(args: PlanArgs) -> Result<i32, Failure> {
 pub fn run(args: RunArgs) -> i32 {
     if args.dry_run {
         let (limit, state) = (args.exec.limit, args.exec.state);
-        return plan(PlanArgs { file: args.file, params: args.params, live_reads: false, format: args.exec.format, limit, state });
+        return plan(PlanArgs { file: args.file, params: args.params, live_reads: false, format: args.exec.format.into(), limit, state });
     }
     let format = args.exec.format;
     started(args).unwrap_or_else(|f| f.report(format))

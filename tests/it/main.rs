@@ -22,6 +22,7 @@ mod notify;
 mod opentable;
 mod pipelines;
 mod plan;
+mod plan_markdown;
 mod property;
 mod redis_server;
 mod run;
