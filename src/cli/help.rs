@@ -62,6 +62,13 @@ Examples:
   slipway rollback pipelines/deploy.yaml --stage deploy
   slipway rollback pipelines/deploy.yaml --stage deploy -p environment=production --limit 'web-*' --wait-lock=5m";
 
+pub const DIFF: &str = "\
+Examples:
+  slipway diff pipelines/deploy.yaml --git main
+  slipway diff old/deploy.yaml pipelines/deploy.yaml
+  slipway diff pipelines/deploy.yaml --git origin/main --format markdown > diff.md
+  slipway diff pipelines/deploy.yaml --git HEAD~1 --format json | jq '.stages_changed'";
+
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;

@@ -1,5 +1,6 @@
 //! Subcommands and the exit codes they share.
 
+mod diff;
 mod failure;
 mod files;
 mod graph;
@@ -98,6 +99,9 @@ pub enum Command {
     /// Switch a deploy stage's hosts back to their previous release.
     #[command(after_help = help::ROLLBACK)]
     Rollback(rollback::Args),
+    /// Show what a change does to a pipeline: stages, edges, params, secrets, hosts.
+    #[command(after_help = help::DIFF)]
+    Diff(diff::Args),
 }
 
 pub fn run(cli: Cli) -> i32 {
@@ -119,6 +123,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Runs(args) => runs::run(args),
         Command::Unlock(args) => unlock::run(args),
         Command::Rollback(args) => rollback::run(args),
+        Command::Diff(args) => diff::run(args),
     }
 }
 

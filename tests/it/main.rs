@@ -6,6 +6,7 @@ mod chat_standin;
 mod cli_errors;
 mod dashboards_standin;
 mod deploy;
+mod diff;
 mod durability;
 mod fixtures;
 mod fleet;
