@@ -31,14 +31,16 @@ Examples:
   slipway run pipelines/deploy.yaml --param version=1.4.2
   slipway run pipelines/deploy.yaml -p version=1.4.2 -p environment=staging --wait-lock=10m
   slipway run pipelines/deploy.yaml -p version=1.4.2 --limit 'web-1,worker*'
-  slipway run pipelines/deploy.yaml -p version=1.4.2 --format json > run.jsonl";
+  slipway run pipelines/deploy.yaml -p version=1.4.2 --format json > run.jsonl
+  slipway run --plan plan.json  # a plan saved by `slipway plan --out plan.json`";
 
 pub const PLAN: &str = "\
 Examples:
   slipway plan pipelines/deploy.yaml --param version=1.4.2
   slipway plan pipelines/deploy.yaml -p version=1.4.2 --live-reads
   slipway plan pipelines/deploy.yaml -p version=1.4.2 --format json | jq '.stages[].effects'
-  slipway plan pipelines/deploy.yaml -p version=1.4.2 --format markdown > plan.md  # a PR comment";
+  slipway plan pipelines/deploy.yaml -p version=1.4.2 --format markdown > plan.md  # a PR comment
+  slipway plan pipelines/deploy.yaml -p version=1.4.2 --out plan.json  # then: slipway run --plan plan.json";
 
 pub const RESUME: &str = "\
 Examples:

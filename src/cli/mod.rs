@@ -13,6 +13,7 @@ mod report;
 mod rollback;
 mod run;
 mod runs;
+mod saved_plan;
 mod schema;
 mod style;
 mod unlock;

@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, watch};
 use super::failure::{Failure, Why};
 use super::plan_view::PlanFormat;
 use super::report::{OutputFormat, report};
-use super::{exit, load, plan_markdown, plan_view};
+use super::{exit, load, plan_markdown, plan_view, saved_plan};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct StateArgs {
@@ -65,20 +65,26 @@ fn project_root_of(file: &Path) -> PathBuf {
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
-    /// The pipeline file.
-    pub file: PathBuf,
-    /// A param: `--param version=1.2.3` (repeatable).
+    /// The pipeline file (not with `--plan`: the plan names it).
+    #[arg(required_unless_present = "plan")]
+    pub file: Option<PathBuf>,
+    /// A param: `--param version=1.2.3` (repeatable). With `--plan`, the
+    /// params must be those the plan was made with.
     #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
     pub params: Vec<String>,
     /// Show what would happen, change nothing (same as `slipway plan`).
     #[arg(long)]
     pub dry_run: bool,
+    /// Run a plan saved by `slipway plan --out`, refusing if anything it pinned
+    /// changed (the file, params, hosts, revisions a changelog resolved).
+    #[arg(long, value_name = "PLAN", conflicts_with_all = ["file", "dry_run"])]
+    pub plan: Option<PathBuf>,
     #[command(flatten)]
     pub exec: ExecArgs,
 }
 
 /// What `run` and `resume` share.
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Clone)]
 pub struct ExecArgs {
     /// Stages running at once.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
@@ -117,6 +123,10 @@ pub struct PlanArgs {
     /// good run ended).
     #[command(flatten)]
     pub state: StateArgs,
+    /// Also save the plan to this file for `slipway run --plan` (reads live,
+    /// as `--live-reads`, so what read-only stages read is pinned).
+    #[arg(long, value_name = "PLAN")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -141,7 +151,7 @@ pub(super) fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// A valid pipeline and its params, or why not.
-fn load_with_params(file: &Path, given: &[String], limit: Option<&str>) -> Result<(Checked, BTreeMap<String, String>), Failure> {
+pub(super) fn load_with_params(file: &Path, given: &[String], limit: Option<&str>) -> Result<(Checked, BTreeMap<String, String>), Failure> {
     let mut checked = load::pipeline(file)?;
     limit_hosts(&mut checked, limit).map_err(|f| f.file(file))?;
     let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
@@ -172,12 +182,49 @@ pub fn plan(args: PlanArgs) -> i32 {
 }
 
 fn planned(args: PlanArgs) -> Result<i32, Failure> {
+    let sha256 = args.out.as_ref().map(|_| saved_plan::file_sha256(&args.file).map_err(|f| f.file(&args.file))).transpose()?;
     let (checked, params) = load_with_params(&args.file, &args.params, args.limit.as_deref())?;
+    let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
+    // A saved plan pins what read-only stages read: it reads them live.
+    let live_reads = args.live_reads || args.out.is_some();
+    let (planned, masker) = plan_stages(&args.file, &checked, &params, live_reads, &args.state);
+    let text = match args.format {
+        PlanFormat::Json => {
+            let json = serde_json::json!({ "pipeline": pipeline.name.value, "stages": planned });
+            format!("{}\n", serde_json::to_string_pretty(&json).unwrap_or_default())
+        }
+        PlanFormat::Human => plan_view::human(&pipeline.name.value, &planned),
+        PlanFormat::Markdown => plan_markdown::markdown(pipeline, &checked.dag, &planned),
+    };
+    // A reader that went away (`| head`) is no error of the plan's.
+    let _ = std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes());
+    if planned.iter().any(|p| p.error.is_some()) {
+        if let Some(out) = &args.out {
+            eprintln!("error: the plan has errors, so it was not saved to {}", out.display());
+        }
+        return Ok(exit::INVALID);
+    }
+    if let (Some(out), Some(sha256)) = (&args.out, sha256) {
+        let pinned = saved_plan::Pins::new(&args.file, sha256, &checked, &params, &masker, &planned);
+        saved_plan::write(out, args.limit.as_deref(), &pinned, &planned)?;
+    }
+    Ok(exit::OK)
+}
+
+/// Every stage's plan (read-only stages read for real with `live_reads`), and
+/// the masker that hid the secrets in it.
+pub(super) fn plan_stages(
+    file: &Path,
+    checked: &Checked,
+    params: &BTreeMap<String, String>,
+    live_reads: bool,
+    state: &StateArgs,
+) -> (Vec<PlannedStage>, Masker) {
     let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
     // A plan shows secrets as `***`. Live reads use the real values when they are
     // set (an authenticated GET needs its token); output is masked either way.
     let placeholders = || pipeline.secrets.keys().map(|k| (k.value.clone(), "***".to_owned())).collect();
-    let secrets: BTreeMap<String, String> = match (args.live_reads, resolve(pipeline, &load::base_dir(&args.file))) {
+    let secrets: BTreeMap<String, String> = match (live_reads, resolve(pipeline, &load::base_dir(file))) {
         (true, Ok(real)) => real,
         (true, Err(e)) => {
             eprintln!("warning: {e}; live reads send `***` in its place");
@@ -187,9 +234,9 @@ fn planned(args: PlanArgs) -> Result<i32, Failure> {
     };
     let masker = Masker::new(secrets.values().map(String::as_str).filter(|v| *v != "***"));
     super::log_mask::mask_with(&masker);
-    let live = args.live_reads.then(|| Live::with_state_dir(&args.state.for_pipeline(&args.file), true));
-    let history = args.live_reads.then(|| JournalHistory {
-        state_dir: args.state.for_pipeline(&args.file),
+    let live = live_reads.then(|| Live::with_state_dir(&state.for_pipeline(file), true));
+    let history = live_reads.then(|| JournalHistory {
+        state_dir: state.for_pipeline(file),
         pipeline: pipeline.name.value.clone(),
         environment: params.get("environment").map(|e| masker.mask(e)),
         current_run: String::new(),
@@ -204,11 +251,11 @@ fn planned(args: PlanArgs) -> Result<i32, Failure> {
             started_at: "<start time>".into(),
             dry_run: true,
         },
-        params,
+        params: params.clone(),
         secrets,
-        masker,
-        base_dir: load::base_dir(&args.file),
-        project_root: project_root_of(&args.file),
+        masker: masker.clone(),
+        base_dir: load::base_dir(file),
+        project_root: project_root_of(file),
         max_parallel: 1,
         resumed: false,
         reuse: BTreeMap::new(),
@@ -219,39 +266,35 @@ fn planned(args: PlanArgs) -> Result<i32, Failure> {
         journal: None,
         history: history.as_ref().map(|h| h as &dyn slipway_engine::runtime::History),
     };
-    let planned: Vec<PlannedStage> = runtime().block_on(slipway_engine::plan(
+    let planned = runtime().block_on(slipway_engine::plan(
         pipeline,
         &checked.dag,
         &Planning,
         live.as_ref().map(|l| l as &dyn slipway_engine::runtime::Runners),
         &opts,
     ));
-    let text = match args.format {
-        PlanFormat::Json => {
-            let json = serde_json::json!({ "pipeline": pipeline.name.value, "stages": planned });
-            format!("{}\n", serde_json::to_string_pretty(&json).unwrap_or_default())
-        }
-        PlanFormat::Human => plan_view::human(&pipeline.name.value, &planned),
-        PlanFormat::Markdown => plan_markdown::markdown(pipeline, &checked.dag, &planned),
-    };
-    // A reader that went away (`| head`) is no error of the plan's.
-    let _ = std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes());
-    Ok(if planned.iter().any(|p| p.error.is_some()) { exit::INVALID } else { exit::OK })
+    (planned, masker)
 }
 
 pub fn run(args: RunArgs) -> i32 {
+    let format = args.exec.format;
+    let file = match (args.file, &args.plan) {
+        (Some(file), None) => file,
+        (None, Some(plan)) => return saved_plan::run(plan, &args.params, &args.exec).unwrap_or_else(|f| f.report(format)),
+        _ => return Failure::new(Why::InvalidArgument, "name the pipeline file, or a saved plan with `--plan`").report(format),
+    };
     if args.dry_run {
         let (limit, state) = (args.exec.limit, args.exec.state);
-        return plan(PlanArgs { file: args.file, params: args.params, live_reads: false, format: args.exec.format.into(), limit, state });
+        let format = format.into();
+        return plan(PlanArgs { file, params: args.params, live_reads: false, format, limit, state, out: None });
     }
-    let format = args.exec.format;
-    started(args).unwrap_or_else(|f| f.report(format))
+    started(&file, &args.params, &args.exec).unwrap_or_else(|f| f.report(format))
 }
 
-fn started(args: RunArgs) -> Result<i32, Failure> {
-    let (checked, params) = load_with_params(&args.file, &args.params, args.exec.limit.as_deref())?;
+pub(super) fn started(file: &Path, given: &[String], exec: &ExecArgs) -> Result<i32, Failure> {
+    let (checked, params) = load_with_params(file, given, exec.limit.as_deref())?;
     let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
-    let file = std::fs::canonicalize(&args.file).unwrap_or(args.file.clone());
+    let file = std::fs::canonicalize(file).unwrap_or(file.to_path_buf());
     let meta = RunMeta {
         run_id: new_run_id(),
         pipeline: pipeline.name.value.clone(),
@@ -264,10 +307,9 @@ fn started(args: RunArgs) -> Result<i32, Failure> {
         started_at: rfc3339(now_secs()),
         masked_params: Vec::new(),
     };
-    let x = &args.exec;
-    let state = x.state.for_pipeline(&file);
-    let prepared = prepare(&checked, &meta, x.wait_lock.as_deref(), &state)?;
-    execute(&checked, meta, None, prepared, x, &state)
+    let state = exec.state.for_pipeline(&file);
+    let prepared = prepare(&checked, &meta, exec.wait_lock.as_deref(), &state)?;
+    execute(&checked, meta, None, prepared, exec, &state)
 }
 
 pub fn resume(args: ResumeArgs) -> i32 {

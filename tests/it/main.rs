@@ -29,6 +29,7 @@ mod redis_server;
 mod run;
 mod run_output;
 mod sandbox;
+mod saved_plan;
 mod schema;
 mod secrets;
 mod server;

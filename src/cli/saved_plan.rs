@@ -1,0 +1,227 @@
+//! Saved plans: `slipway plan --out plan.json`, reviewed, then `slipway run
+//! --plan plan.json`. The plan pins what decides what a run does: the
+//! pipeline file (its SHA-256), the params, the hosts (after `--limit`), and
+//! the revisions each changelog resolved (read live when the plan was made).
+//! `run --plan` reads them all again and refuses, naming each one that
+//! changed, rather than run something other than what was reviewed.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use slipway_core::Checked;
+use slipway_engine::PlannedStage;
+use slipway_engine::context::resolve_params;
+use slipway_engine::secrets::Masker;
+
+use super::failure::{Failure, Why};
+use super::run::{ExecArgs, limit_hosts, plan_stages, started};
+use super::{files, load};
+
+/// The format of the file; a plan from another format is refused.
+const FORMAT: u32 = 1;
+/// The changelog outputs that name revisions.
+const REVISIONS: &[&str] = &["from", "to"];
+
+/// The file `plan --out` writes.
+#[derive(Debug, Serialize, Deserialize)]
+struct SavedPlan {
+    slipway_saved_plan: u32,
+    /// `--limit` as given, applied again by `run --plan`.
+    limit: Option<String>,
+    #[serde(flatten)]
+    pins: Pins,
+    /// What the plan showed, for people and tools; `run --plan` does not read it.
+    #[serde(default)]
+    stages: serde_json::Value,
+}
+
+/// What a saved plan pins.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pins {
+    pipeline: String,
+    /// The pipeline file, absolute.
+    file: String,
+    file_sha256: String,
+    /// Every param's value (defaults too); a value holding secret text is kept
+    /// only as `sha256:HEX`, so the plan file never holds a secret.
+    params: BTreeMap<String, String>,
+    /// Host names by role, after `--limit`.
+    hosts: BTreeMap<String, Vec<String>>,
+    /// Per changelog stage, the revisions it resolved (`from`, `to`).
+    resolved: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+impl Pins {
+    /// `sha256` is the file's, taken before it was read for `checked`: a file
+    /// that changes meanwhile then shows as changed, never the other way round.
+    pub fn new(
+        file: &Path,
+        sha256: String,
+        checked: &Checked,
+        params: &BTreeMap<String, String>,
+        masker: &Masker,
+        planned: &[PlannedStage],
+    ) -> Pins {
+        let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
+        let hosts =
+            pipeline.hosts.iter().map(|(role, list)| (role.value.clone(), list.iter().map(|h| h.name().value.clone()).collect())).collect();
+        let resolved = planned
+            .iter()
+            .filter(|s| s.kind == "changelog" && s.live && s.error.is_none())
+            .map(|s| {
+                let revs = REVISIONS.iter().filter_map(|r| Some((r.to_string(), s.outputs.get(*r)?.as_str()?.to_owned()))).collect();
+                (s.id.clone(), revs)
+            })
+            .collect();
+        Pins {
+            pipeline: pipeline.name.value.clone(),
+            file: std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf()).display().to_string(),
+            file_sha256: sha256,
+            params: params.iter().map(|(k, v)| (k.clone(), pinned_value(v, masker))).collect(),
+            hosts,
+            resolved,
+        }
+    }
+
+    /// What changed from `self` (the plan) to `now`, one line each.
+    fn stale(&self, now: &Pins, planned: &[PlannedStage]) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.file_sha256 != now.file_sha256 {
+            out.push(format!("the pipeline file {} changed since the plan was made", self.file));
+        }
+        for (name, then) in &self.params {
+            match now.params.get(name) {
+                None => out.push(format!("param `{name}` is no longer declared")),
+                Some(v) if v != then => out.push(format!("param `{name}`: `{then}` in the plan, `{v}` now")),
+                Some(_) => {}
+            }
+        }
+        out.extend(now.params.keys().filter(|k| !self.params.contains_key(*k)).map(|k| format!("param `{k}` is new")));
+        let roles: std::collections::BTreeSet<&String> = self.hosts.keys().chain(now.hosts.keys()).collect();
+        for role in roles {
+            let (then, is) = (self.hosts.get(role), now.hosts.get(role));
+            if then != is {
+                let list = |h: Option<&Vec<String>>| h.filter(|h| !h.is_empty()).map_or("none".to_owned(), |h| h.join(", "));
+                out.push(format!("hosts of role `{role}`: {} in the plan, {} now", list(then), list(is)));
+            }
+        }
+        for (stage, revs) in &self.resolved {
+            let failed = planned.iter().find(|s| &s.id == stage).and_then(|s| s.error.as_deref());
+            match (now.resolved.get(stage), failed) {
+                (_, Some(err)) => out.push(format!("stage `{stage}`: cannot resolve its revisions again: {err}")),
+                (None, None) => out.push(format!("stage `{stage}`: no longer resolves revisions")),
+                (Some(now_revs), None) => {
+                    for (name, then) in revs {
+                        let is = now_revs.get(name).map_or("nothing", String::as_str);
+                        if is != then {
+                            out.push(format!("stage `{stage}`: `{name}` resolved to {} in the plan, {} now", short(then), short(is)));
+                        }
+                    }
+                }
+            }
+        }
+        out.extend(
+            now.resolved
+                .keys()
+                .filter(|k| !self.resolved.contains_key(*k))
+                .map(|k| format!("stage `{k}`: resolves revisions the plan did not pin")),
+        );
+        out
+    }
+}
+
+/// Saves the plan; `limit` as the command line gave it.
+pub fn write(out: &Path, limit: Option<&str>, pins: &Pins, planned: &[PlannedStage]) -> Result<(), Failure> {
+    let saved =
+        SavedPlan { slipway_saved_plan: FORMAT, limit: limit.map(str::to_owned), pins: pins.clone(), stages: serde_json::json!(planned) };
+    let text = serde_json::to_string_pretty(&saved).unwrap_or_default();
+    std::fs::write(out, format!("{text}\n")).map_err(|e| {
+        Failure::new(Why::Io, format!("cannot write the plan to {}: {e}", out.display())).help("name a file in a folder you can write to")
+    })?;
+    eprintln!("saved the plan to {}: `slipway run --plan {}` runs it, unless what it pinned changed", out.display(), out.display());
+    Ok(())
+}
+
+/// `slipway run --plan PLAN`: runs the pipeline the plan names, as planned,
+/// or refuses with `stale-plan`, naming what changed.
+pub fn run(plan: &Path, given: &[String], exec: &ExecArgs) -> Result<i32, Failure> {
+    let saved = read(plan)?;
+    let file = PathBuf::from(&saved.pins.file);
+    let sha256 = file_sha256(&file).map_err(|f| f.file(&file).help(format!("the plan {} was made from this file", plan.display())))?;
+    let mut checked = load::pipeline(&file).map_err(|f| f.or_help(format!("the plan {} was made from this file", plan.display())))?;
+    let limit = exec.limit.clone().or(saved.limit.clone());
+    limit_hosts(&mut checked, limit.as_deref()).map_err(|f| f.file(&file))?;
+    let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
+    // Without `--param`, the plan's values; a param the file no longer declares
+    // is left out here and named below.
+    let given: Vec<String> = match given.is_empty() {
+        false => given.to_vec(),
+        true => {
+            let hidden: Vec<&String> = saved.pins.params.iter().filter(|(_, v)| v.starts_with("sha256:")).map(|(k, _)| k).collect();
+            if let Some(name) = hidden.first() {
+                let message = format!("param `{name}` held secret text, which the plan does not keep");
+                return Err(Failure::new(Why::InvalidArgument, message)
+                    .file(&file)
+                    .help("give every param again with `--param NAME=VALUE`"));
+            }
+            saved.pins.params.iter().filter(|(k, _)| pipeline.params.contains_key(k.as_str())).map(|(k, v)| format!("{k}={v}")).collect()
+        }
+    };
+    let params = resolve_params(pipeline, &given).map_err(|e| Failure::param(e).file(&file))?;
+    let (planned, masker) = plan_stages(&file, &checked, &params, true, &exec.state);
+    let now = Pins::new(&file, sha256, &checked, &params, &masker, &planned);
+    let stale = saved.pins.stale(&now, &planned);
+    if !stale.is_empty() {
+        return Err(Failure::new(Why::StalePlan, format!("refusing to run the saved plan {}: it is stale:", plan.display()))
+            .file(&file)
+            .details(stale)
+            .help(format!("make and review a new plan: `slipway plan {} --out {}`", file.display(), plan.display())));
+    }
+    let exec = ExecArgs { limit, ..exec.clone() };
+    started(&file, &given, &exec)
+}
+
+fn read(plan: &Path) -> Result<SavedPlan, Failure> {
+    let bytes = std::fs::read(plan).map_err(|e| Failure::new(Why::Io, format!("cannot read the plan {}: {e}", plan.display())))?;
+    let saved: SavedPlan = serde_json::from_slice(&bytes).map_err(|e| {
+        Failure::new(Why::InvalidArgument, format!("{} is not a saved plan: {e}", plan.display()))
+            .help("make one with `slipway plan FILE --out PLAN`")
+    })?;
+    if saved.slipway_saved_plan != FORMAT {
+        let message =
+            format!("{} is a saved plan of format {}, this version reads format {FORMAT}", plan.display(), saved.slipway_saved_plan);
+        return Err(Failure::new(Why::InvalidArgument, message).help("make a new plan with this version: `slipway plan FILE --out PLAN`"));
+    }
+    Ok(saved)
+}
+
+pub fn file_sha256(file: &Path) -> Result<String, Failure> {
+    let bytes = match files::read(file) {
+        Ok(files::Contents::Bytes(b)) => b,
+        Ok(files::Contents::TooLarge) => return Err(Failure::new(Why::Io, format!("{} is too large to be a pipeline", file.display()))),
+        Err(e) => return Err(Failure::new(Why::Io, e)),
+    };
+    Ok(hex(&Sha256::digest(&bytes)))
+}
+
+/// A param as the plan keeps it: as is, or its SHA-256 when it holds secret text.
+fn pinned_value(value: &str, masker: &Masker) -> String {
+    match masker.mask(value) == value {
+        true => value.to_owned(),
+        false => format!("sha256:{}", hex(&Sha256::digest(value.as_bytes()))),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A revision for a message: a full SHA cut to 12 characters.
+fn short(rev: &str) -> &str {
+    match rev.len() == 40 && rev.bytes().all(|b| b.is_ascii_hexdigit()) {
+        true => &rev[..12],
+        false => rev,
+    }
+}
