@@ -150,7 +150,7 @@ fn effect(out: &mut String, e: &Effect) {
         if let Effect::Command { on, .. } = e {
             let _ = write!(out, "on {}:\n\n", on.iter().map(|h| code_span(h)).collect::<Vec<_>>().join(", "));
         }
-        let _ = write!(out, "{block}\n");
+        let _ = writeln!(out, "{block}");
     }
 }
 

@@ -154,21 +154,7 @@ pub fn run(plan: &Path, given: &[String], exec: &ExecArgs) -> Result<i32, Failur
     let limit = exec.limit.clone().or(saved.limit.clone());
     limit_hosts(&mut checked, limit.as_deref()).map_err(|f| f.file(&file))?;
     let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
-    // Without `--param`, the plan's values; a param the file no longer declares
-    // is left out here and named below.
-    let given: Vec<String> = match given.is_empty() {
-        false => given.to_vec(),
-        true => {
-            let hidden: Vec<&String> = saved.pins.params.iter().filter(|(_, v)| v.starts_with("sha256:")).map(|(k, _)| k).collect();
-            if let Some(name) = hidden.first() {
-                let message = format!("param `{name}` held secret text, which the plan does not keep");
-                return Err(Failure::new(Why::InvalidArgument, message)
-                    .file(&file)
-                    .help("give every param again with `--param NAME=VALUE`"));
-            }
-            saved.pins.params.iter().filter(|(k, _)| pipeline.params.contains_key(k.as_str())).map(|(k, v)| format!("{k}={v}")).collect()
-        }
-    };
+    let given = with_plan_params(&saved.pins.params, given, |k| pipeline.params.contains_key(k)).map_err(|f| f.file(&file))?;
     let params = resolve_params(pipeline, &given).map_err(|e| Failure::param(e).file(&file))?;
     let (planned, masker) = plan_stages(&file, &checked, &params, true, &exec.state);
     let now = Pins::new(&file, sha256, &checked, &params, &masker, &planned);
@@ -181,6 +167,24 @@ pub fn run(plan: &Path, given: &[String], exec: &ExecArgs) -> Result<i32, Failur
     }
     let exec = ExecArgs { limit, ..exec.clone() };
     started(&file, &given, &exec)
+}
+
+/// The params to run with: the plan's, each replaced by a `--param` given
+/// now (compared with the plan below, like everything else). A param the
+/// file no longer declares is left out here and named as stale. One the plan
+/// kept only as a hash must be given again.
+fn with_plan_params(pinned: &BTreeMap<String, String>, given: &[String], declared: impl Fn(&str) -> bool) -> Result<Vec<String>, Failure> {
+    let named_now = |k: &str| given.iter().any(|g| g.split_once('=').is_some_and(|(n, _)| n == k));
+    let mut out = Vec::new();
+    for (k, v) in pinned.iter().filter(|(k, _)| declared(k) && !named_now(k)) {
+        if v.starts_with("sha256:") {
+            let message = format!("param `{k}` held secret text, which the plan does not keep");
+            return Err(Failure::new(Why::InvalidArgument, message).help(format!("give it again with `--param {k}=VALUE`")));
+        }
+        out.push(format!("{k}={v}"));
+    }
+    out.extend(given.iter().cloned());
+    Ok(out)
 }
 
 fn read(plan: &Path) -> Result<SavedPlan, Failure> {

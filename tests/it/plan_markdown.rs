@@ -50,7 +50,7 @@ fn the_reverb_comment_renders_to_well_formed_html() {
             _ => {}
         }
     }
-    assert_eq!(mermaid_blocks, [graph.clone()]);
+    assert_eq!(mermaid_blocks, std::slice::from_ref(&graph));
     let mut html = String::new();
     pulldown_cmark::html::push_html(&mut html, Parser::new(&text));
     let escaped = graph.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");

@@ -81,13 +81,13 @@ fn refused(sb: &Sandbox, extra: &[&str], what: &str) {
 
 #[test]
 fn an_unchanged_plan_runs_as_planned() {
-    let sb = planned("saved-plan-runs", &["-p", &format!("note={SECRET}")]);
+    let sb = planned("saved-plan-runs", &["-p", &format!("note={SECRET}"), "-p", "version=3"]);
     let plan = sb.read("plan.json");
     let json: serde_json::Value = serde_json::from_str(&plan).unwrap();
     let to = git(&sb, &["rev-parse", "main"]);
     assert_eq!(json["resolved"]["changes"]["to"], to.as_str());
     assert_eq!(json["hosts"]["web"], serde_json::json!(["web-1", "web-2"]));
-    assert_eq!(json["params"]["version"], "1");
+    assert_eq!(json["params"]["version"], "3");
     assert!(json["file_sha256"].as_str().unwrap().len() == 64);
     // The param holding the secret is pinned by its hash: the plan holds no secret.
     assert!(json["params"]["note"].as_str().unwrap().starts_with("sha256:"));
@@ -96,7 +96,8 @@ fn an_unchanged_plan_runs_as_planned() {
     let out = slipway(&sb, &["run", "--plan", "plan.json"]);
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("param `note` held secret text"));
-    // Given again, with the value the plan pinned: it runs, from any folder.
+    // Given again, with the value the plan pinned (the other params come from
+    // the plan): it runs, from any folder.
     std::fs::create_dir_all(sb.path("elsewhere")).unwrap();
     let plan_path = sb.path("plan.json");
     let out = sb
@@ -107,7 +108,7 @@ fn an_unchanged_plan_runs_as_planned() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
     let len = SECRET.len();
-    assert_eq!(sb.read("shipped"), format!("1 {to} {len}\n1 {to} {len}\n"));
+    assert_eq!(sb.read("shipped"), format!("3 {to} {len}\n3 {to} {len}\n"));
 }
 
 #[test]
