@@ -151,8 +151,17 @@ pub(super) fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// A valid pipeline and its params, or why not.
-pub(super) fn load_with_params(file: &Path, given: &[String], limit: Option<&str>) -> Result<(Checked, BTreeMap<String, String>), Failure> {
-    let mut checked = load::pipeline(file)?;
+fn load_with_params(file: &Path, given: &[String], limit: Option<&str>) -> Result<(Checked, BTreeMap<String, String>), Failure> {
+    with_params(load::pipeline(file)?, file, given, limit)
+}
+
+/// A valid pipeline narrowed to `--limit`, and its params, or why not.
+pub(super) fn with_params(
+    mut checked: Checked,
+    file: &Path,
+    given: &[String],
+    limit: Option<&str>,
+) -> Result<(Checked, BTreeMap<String, String>), Failure> {
     limit_hosts(&mut checked, limit).map_err(|f| f.file(file))?;
     let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
     let params = resolve_params(pipeline, given).map_err(|e| Failure::param(e).file(file))?;
@@ -182,8 +191,12 @@ pub fn plan(args: PlanArgs) -> i32 {
 }
 
 fn planned(args: PlanArgs) -> Result<i32, Failure> {
-    let sha256 = args.out.as_ref().map(|_| saved_plan::file_sha256(&args.file).map_err(|f| f.file(&args.file))).transpose()?;
-    let (checked, params) = load_with_params(&args.file, &args.params, args.limit.as_deref())?;
+    // A saved plan pins the hash of the very bytes it was planned from.
+    let (checked, sha256) = match &args.out {
+        Some(_) => saved_plan::load_pinned(&args.file).map(|(c, sha)| (c, Some(sha)))?,
+        None => (load::pipeline(&args.file)?, None),
+    };
+    let (checked, params) = with_params(checked, &args.file, &args.params, args.limit.as_deref())?;
     let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
     // A saved plan pins what read-only stages read: it reads them live.
     let live_reads = args.live_reads || args.out.is_some();
@@ -291,8 +304,13 @@ pub fn run(args: RunArgs) -> i32 {
     started(&file, &args.params, &args.exec).unwrap_or_else(|f| f.report(format))
 }
 
-pub(super) fn started(file: &Path, given: &[String], exec: &ExecArgs) -> Result<i32, Failure> {
+fn started(file: &Path, given: &[String], exec: &ExecArgs) -> Result<i32, Failure> {
     let (checked, params) = load_with_params(file, given, exec.limit.as_deref())?;
+    run_checked(file, &checked, params, exec)
+}
+
+/// Runs a pipeline already loaded, narrowed to `exec.limit`, with its params.
+pub(super) fn run_checked(file: &Path, checked: &Checked, params: BTreeMap<String, String>, exec: &ExecArgs) -> Result<i32, Failure> {
     let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
     let file = std::fs::canonicalize(file).unwrap_or(file.to_path_buf());
     let meta = RunMeta {
@@ -308,8 +326,8 @@ pub(super) fn started(file: &Path, given: &[String], exec: &ExecArgs) -> Result<
         masked_params: Vec::new(),
     };
     let state = exec.state.for_pipeline(&file);
-    let prepared = prepare(&checked, &meta, exec.wait_lock.as_deref(), &state)?;
-    execute(&checked, meta, None, prepared, exec, &state)
+    let prepared = prepare(checked, &meta, exec.wait_lock.as_deref(), &state)?;
+    execute(checked, meta, None, prepared, exec, &state)
 }
 
 pub fn resume(args: ResumeArgs) -> i32 {

@@ -10,14 +10,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use slipway_core::Checked;
+use slipway_core::{Checked, check_bytes};
 use slipway_engine::PlannedStage;
-use slipway_engine::context::resolve_params;
 use slipway_engine::secrets::Masker;
 
 use super::failure::{Failure, Why};
-use super::run::{ExecArgs, limit_hosts, plan_stages, started};
-use super::{files, load};
+use super::files;
+use super::run::{ExecArgs, plan_stages, run_checked, with_params};
 
 /// The format of the file; a plan from another format is refused.
 const FORMAT: u32 = 1;
@@ -149,13 +148,12 @@ pub fn write(out: &Path, limit: Option<&str>, pins: &Pins, planned: &[PlannedSta
 pub fn run(plan: &Path, given: &[String], exec: &ExecArgs) -> Result<i32, Failure> {
     let saved = read(plan)?;
     let file = PathBuf::from(&saved.pins.file);
-    let sha256 = file_sha256(&file).map_err(|f| f.file(&file).help(format!("the plan {} was made from this file", plan.display())))?;
-    let mut checked = load::pipeline(&file).map_err(|f| f.or_help(format!("the plan {} was made from this file", plan.display())))?;
+    let made_from = format!("the plan {} was made from this file", plan.display());
+    let (checked, sha256) = load_pinned(&file).map_err(|f| f.or_help(made_from))?;
+    let declared = |k: &str| checked.pipeline.as_ref().is_some_and(|p| p.params.contains_key(k));
+    let given = with_plan_params(&saved.pins.params, given, declared).map_err(|f| f.file(&file))?;
     let limit = exec.limit.clone().or(saved.limit.clone());
-    limit_hosts(&mut checked, limit.as_deref()).map_err(|f| f.file(&file))?;
-    let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
-    let given = with_plan_params(&saved.pins.params, given, |k| pipeline.params.contains_key(k)).map_err(|f| f.file(&file))?;
-    let params = resolve_params(pipeline, &given).map_err(|e| Failure::param(e).file(&file))?;
+    let (checked, params) = with_params(checked, &file, &given, limit.as_deref())?;
     let (planned, masker) = plan_stages(&file, &checked, &params, true, &exec.state);
     let now = Pins::new(&file, sha256, &checked, &params, &masker, &planned);
     let stale = saved.pins.stale(&now, &planned);
@@ -165,8 +163,21 @@ pub fn run(plan: &Path, given: &[String], exec: &ExecArgs) -> Result<i32, Failur
             .details(stale)
             .help(format!("make and review a new plan: `slipway plan {} --out {}`", file.display(), plan.display())));
     }
-    let exec = ExecArgs { limit, ..exec.clone() };
-    started(&file, &given, &exec)
+    // What was checked is what runs: the file is not read again.
+    run_checked(&file, &checked, params, &ExecArgs { limit, ..exec.clone() })
+}
+
+/// A valid pipeline, and the SHA-256 of the bytes it was read from.
+pub fn load_pinned(file: &Path) -> Result<(Checked, String), Failure> {
+    let name = file.display().to_string();
+    let checked_and_hash = match files::read(file).map_err(|e| Failure::new(Why::Io, e).file(file))? {
+        files::Contents::Bytes(bytes) => (check_bytes(&name, &bytes), hex(&Sha256::digest(&bytes))),
+        files::Contents::TooLarge => (Checked::too_large(&name), String::new()),
+    };
+    match checked_and_hash {
+        (checked, sha) if checked.is_valid() => Ok((checked, sha)),
+        (checked, _) => Err(Failure::invalid(checked)),
+    }
 }
 
 /// The params to run with: the plan's, each replaced by a `--param` given
@@ -199,15 +210,6 @@ fn read(plan: &Path) -> Result<SavedPlan, Failure> {
         return Err(Failure::new(Why::InvalidArgument, message).help("make a new plan with this version: `slipway plan FILE --out PLAN`"));
     }
     Ok(saved)
-}
-
-pub fn file_sha256(file: &Path) -> Result<String, Failure> {
-    let bytes = match files::read(file) {
-        Ok(files::Contents::Bytes(b)) => b,
-        Ok(files::Contents::TooLarge) => return Err(Failure::new(Why::Io, format!("{} is too large to be a pipeline", file.display()))),
-        Err(e) => return Err(Failure::new(Why::Io, e)),
-    };
-    Ok(hex(&Sha256::digest(&bytes)))
 }
 
 /// A param as the plan keeps it: as is, or its SHA-256 when it holds secret text.

@@ -127,6 +127,13 @@ fn a_changed_file_is_refused() {
     sb.write("p.yaml", &format!("{PIPELINE}# reviewed? no\n"));
     refused(&sb, &[], "the pipeline file");
     refused(&sb, &[], "p.yaml changed since the plan was made");
+    // Changed into an invalid pipeline: its diagnostics, and where the plan came from.
+    sb.write("p.yaml", &PIPELINE.replace("kind: shell", "kind: shel"));
+    let out = slipway(&sb, &["run", "--plan", "plan.json"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("unknown-kind") && err.contains("the plan plan.json was made from this file"), "{err}");
+    assert!(!sb.path("shipped").exists());
 }
 
 #[test]
