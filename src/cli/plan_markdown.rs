@@ -83,7 +83,16 @@ fn stage(pipeline: &Pipeline, n: usize, s: &PlannedStage) -> String {
     if let Some(err) = &s.error {
         let _ = writeln!(out, "- **error:** {}", code_span(err));
     }
-    if !s.outputs.is_empty() {
+    if s.live && s.error.is_none() {
+        // Read for real: what was read (masked like everything else).
+        for (name, value) in &s.outputs {
+            let text = match value {
+                serde_json::Value::String(t) => t.clone(),
+                other => other.to_string(),
+            };
+            let _ = writeln!(out, "- read `{name}` = {}", code_span(&one_line(&text, 120)));
+        }
+    } else if !s.outputs.is_empty() {
         let names: Vec<String> = s.outputs.keys().map(|k| format!("`{k}`")).collect();
         let _ = writeln!(out, "- outputs: {}", names.join(", "));
     }
@@ -164,6 +173,9 @@ fn fenced(lang: &str, text: &str) -> String {
 /// Inline code holding any text: one line, delimited by more backticks than it holds.
 fn code_span(text: &str) -> String {
     let flat = one_line(text, 300);
+    if flat.is_empty() {
+        return "_(empty)_".to_owned();
+    }
     let ticks = "`".repeat(longest_backtick_run(&flat) + 1);
     let pad = if flat.starts_with('`') || flat.ends_with('`') { " " } else { "" };
     format!("{ticks}{pad}{flat}{pad}{ticks}")
@@ -202,6 +214,7 @@ mod tests {
         assert_eq!(code_span("a\nb"), "`a b`");
         assert_eq!(code_span("x `y` z"), "``x `y` z``");
         assert_eq!(code_span("`q"), "`` `q ``");
+        assert_eq!(code_span(""), "_(empty)_");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use pulldown_cmark::{CodeBlockKind, Event, Parser, Tag, TagEnd};
 
 use crate::sandbox::Sandbox;
+use crate::server::{Reply, TestServer};
 use crate::support::{root, slipway, stdout, stem, yaml_files};
 
 const REVISION: &str = "0123456789abcdef0123456789abcdef01234567";
@@ -100,4 +101,29 @@ fn a_large_plan_stays_under_the_comment_limit_and_says_it_was_cut() {
 fn a_small_plan_is_not_cut() {
     let text = markdown_plan("pipelines/local-demo.yaml");
     assert!(!text.contains("Truncated"));
+}
+
+#[test]
+fn live_reads_show_what_was_read_and_the_secrets_stay_masked() {
+    let server = TestServer::start(vec![Reply::new(200, "{\"v\": \"live-value\"}")]);
+    let sb = Sandbox::new("plan-markdown-live");
+    let yaml = format!(
+        "version: 1\nname: l\nsecrets: {{ TOKEN: {{ env: PLAN_MD_TOKEN }} }}\nstages:\n  read: {{ kind: http, url: '{}', headers: {{ Authorization: 'Bearer {{{{ secrets.TOKEN }}}}' }}, outputs: {{ v: /v }} }}\n  write: {{ kind: http, method: POST, url: '{}', body: '{{{{ stages.read.outputs.v }}}}' }}\n",
+        server.url("/read"),
+        server.url("/write")
+    );
+    sb.write("p.yaml", &yaml);
+    let out = sb
+        .command(&["plan", "--live-reads", "--format", "markdown", "p.yaml"])
+        .env("PLAN_MD_TOKEN", "s3cr3t-token-value")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = stdout(&out);
+    assert!(text.contains("- read live\n") && text.contains("- read `v` = `live-value`"), "{text}");
+    assert!(text.contains("\nlive-value\n"), "the read value flows into the planned POST: {text}");
+    assert!(!text.contains("s3cr3t-token-value") && text.contains("Authorization: ***"), "{text}");
+    let sent = server.recorded();
+    assert_eq!(sent.len(), 1, "only the read was sent");
+    assert!(sent[0].headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("authorization") && v == "Bearer s3cr3t-token-value"));
 }

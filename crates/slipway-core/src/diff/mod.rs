@@ -18,7 +18,7 @@ use serde_json::Value;
 use crate::dag::{Dag, EdgeKind};
 use crate::model::Pipeline;
 
-pub use render::{human, markdown};
+pub use render::{human, markdown, markdown_within};
 
 /// Everything that differs between `base` and `head`, each list sorted by name.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

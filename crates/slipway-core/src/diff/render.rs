@@ -34,8 +34,31 @@ pub fn human(d: &PipelineDiff) -> String {
     out
 }
 
-/// The diff as a pull-request comment.
+/// GitHub's limit on a comment's length, in characters.
+const COMMENT_LIMIT: usize = 65_536;
+
+/// The diff as a pull-request comment, cut at a whole line to stay under
+/// GitHub's comment limit (saying so).
 pub fn markdown(d: &PipelineDiff) -> String {
+    markdown_within(d, COMMENT_LIMIT)
+}
+
+/// The diff as Markdown of at most `limit` bytes (so at most as many characters).
+pub fn markdown_within(d: &PipelineDiff, limit: usize) -> String {
+    let full = markdown_full(d);
+    if full.len() <= limit {
+        return full;
+    }
+    let note = "\n**Truncated** to stay under the comment limit: `slipway diff` prints the whole diff.\n";
+    let mut room = limit.saturating_sub(note.len());
+    while !full.is_char_boundary(room) {
+        room -= 1;
+    }
+    let cut = full[..room].rfind('\n').map_or(0, |n| n + 1);
+    format!("{}{note}", &full[..cut])
+}
+
+fn markdown_full(d: &PipelineDiff) -> String {
     let mut out = format!("### Pipeline diff\n\n{}", headline(d, &code_span));
     for (title, items) in sections(d, &code_span) {
         let _ = writeln!(out, "\n#### {}\n", capitalised(&title));

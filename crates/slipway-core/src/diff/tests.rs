@@ -71,3 +71,17 @@ fn markdown_values_cannot_break_out_of_their_code_spans() {
     let md = markdown(&d);
     assert!(md.contains("``\"echo `b` <details>\"``"), "{md}");
 }
+
+#[test]
+fn a_huge_markdown_diff_is_cut_at_a_line_and_says_so() {
+    let stages: String = (0..400).map(|i| format!("  s{i}: {{ kind: shell, run: 'echo {i}' }}\n")).collect();
+    let base = format!("version: 1\nname: n\nstages:\n{stages}");
+    let d = pair(&base, &base.replace("echo", "printf"));
+    let full = markdown(&d);
+    assert!(full.len() > 2_000 && !full.contains("Truncated"));
+    let cut = markdown_within(&d, 2_000);
+    assert!(cut.len() <= 2_000, "{}", cut.len());
+    assert!(cut.ends_with("`slipway diff` prints the whole diff.\n"), "{cut}");
+    let kept = cut.split("\n**Truncated**").next().unwrap();
+    assert!(full.starts_with(kept) && kept.ends_with('\n'));
+}
