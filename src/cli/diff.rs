@@ -44,9 +44,19 @@ pub fn run(args: Args) -> i32 {
 
 fn compared(args: &Args) -> Result<i32, Failure> {
     let (base, head) = match (&args.head, &args.git) {
-        (Some(head), _) => (load::pipeline(&args.base)?, load::pipeline(head)?),
-        (None, Some(rev)) => (at_revision(&args.base, rev)?, load::pipeline(&args.base)?),
+        (Some(head), _) => (load::pipeline(&args.base), load::pipeline(head)),
+        (None, Some(rev)) => (at_revision(&args.base, rev), load::pipeline(&args.base)),
         (None, None) => return Err(Failure::new(Why::InvalidArgument, "name the pipeline after the change, or `--git REV`")),
+    };
+    let (base, head) = match (base, head) {
+        (Ok(b), Ok(h)) => (b, h),
+        (Err(f), Ok(_)) | (Ok(_), Err(f)) => return Err(f),
+        // Both sides' problems, for people; JSON holds one document, the first side's.
+        (Err(b), Err(h)) if args.format != DiffFormat::Json => {
+            let first = b.report(OutputFormat::Human);
+            return Ok(first.max(h.report(OutputFormat::Human)));
+        }
+        (Err(b), Err(_)) => return Err(b),
     };
     let pipeline = |c: &Checked| c.pipeline.as_ref().expect("valid pipelines decode").clone();
     let d = diff::diff((&pipeline(&base), &base.dag), (&pipeline(&head), &head.dag));

@@ -96,6 +96,12 @@ fn an_invalid_side_gives_its_diagnostics_and_exit_1() {
     assert_eq!(out.status.code(), Some(1));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["diagnostics"][0]["code"], "unknown-kind");
+    // Both sides invalid: both are reported.
+    sb.write("bad2.yaml", "version: 1\nname: shop\nstages:\n  a: { kind: shell, run: make, needs: [nope] }\n");
+    let out = sb.run(&["diff", "bad.yaml", "bad2.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.yaml") && err.contains("unknown-kind") && err.contains("bad2.yaml"), "{err}");
     // Invalid at the git revision too.
     git(&sb, &["init", "-q"]);
     sb.write("p.yaml", "version: 1\nname: shop\nstages:\n  a: { kind: shel, run: make }\n");
