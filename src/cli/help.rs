@@ -6,6 +6,7 @@ Examples:
   slipway validate pipelines/
   slipway plan pipelines/deploy.yaml --param version=1.4.2
   slipway run pipelines/deploy.yaml --param version=1.4.2
+  slipway diff pipelines/deploy.yaml --git main
   slipway resume RUN_ID
 
 `slipway COMMAND --help` shows a command's options and examples.";
