@@ -1,4 +1,5 @@
-//! `slipway plan --format markdown`: snapshots of every pipeline's comment, the
+//! `slipway plan --format markdown`: snapshots of every pipeline's comment (and
+//! of a stage of every kind), the
 //! reverb comment read back by a real Markdown renderer (pulldown-cmark), and
 //! the comment limit.
 
@@ -15,6 +16,9 @@ fn markdown_plan(file: &str) -> String {
     if file.ends_with("reverb.yaml") {
         args.extend(["--param", "revision=0123456789abcdef0123456789abcdef01234567"]);
     }
+    if file.ends_with("every-kind.yaml") {
+        args.extend(["--param", "revision=v1.2.3"]);
+    }
     let out = slipway(&args);
     assert_eq!(out.status.code(), Some(0), "{file}: {}", String::from_utf8_lossy(&out.stderr));
     stdout(&out).replace(&root().display().to_string(), "[ROOT]")
@@ -22,7 +26,8 @@ fn markdown_plan(file: &str) -> String {
 
 #[test]
 fn markdown_plans_of_pipelines_are_snapshotted() {
-    for file in yaml_files("pipelines") {
+    // Every pipeline, and the fixture with one stage of every kind.
+    for file in yaml_files("pipelines").into_iter().chain(["tests/fixtures/valid/every-kind.yaml".to_owned()]) {
         let text = markdown_plan(&file);
         insta::with_settings!({ snapshot_path => "../snapshots/plan", prepend_module_to_snapshot => false, omit_expression => true }, {
             insta::assert_snapshot!(format!("{}.markdown", stem(&file)), text);
