@@ -93,6 +93,9 @@ impl Pins {
         for (name, then) in &self.params {
             match now.params.get(name) {
                 None => out.push(format!("param `{name}` is no longer declared")),
+                Some(v) if v != then && (then.starts_with("sha256:") || v.starts_with("sha256:")) => {
+                    out.push(format!("param `{name}` changed (it held secret text, so neither value is shown)"))
+                }
                 Some(v) if v != then => out.push(format!("param `{name}`: `{then}` in the plan, `{v}` now")),
                 Some(_) => {}
             }

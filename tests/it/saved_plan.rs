@@ -96,6 +96,10 @@ fn an_unchanged_plan_runs_as_planned() {
     let out = slipway(&sb, &["run", "--plan", "plan.json"]);
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("param `note` held secret text"));
+    // Given again with another value: stale, and no value is shown.
+    refused(&sb, &["-p", "note=another-value"], "param `note` changed (it held secret text, so neither value is shown)");
+    let out = slipway(&sb, &["run", "--plan", "plan.json", "-p", "note=another-value"]);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("another-value"));
     // Given again, with the value the plan pinned (the other params come from
     // the plan): it runs, from any folder.
     std::fs::create_dir_all(sb.path("elsewhere")).unwrap();
