@@ -306,11 +306,18 @@ pub fn run(args: RunArgs) -> i32 {
 
 fn started(file: &Path, given: &[String], exec: &ExecArgs) -> Result<i32, Failure> {
     let (checked, params) = load_with_params(file, given, exec.limit.as_deref())?;
-    run_checked(file, &checked, params, exec)
+    run_checked(file, &checked, params, exec, &BTreeMap::new())
 }
 
-/// Runs a pipeline already loaded, narrowed to `exec.limit`, with its params.
-pub(super) fn run_checked(file: &Path, checked: &Checked, params: BTreeMap<String, String>, exec: &ExecArgs) -> Result<i32, Failure> {
+/// Runs a pipeline already loaded, narrowed to `exec.limit`, with its params;
+/// `pinned`: revisions changelog stages must resolve to (a saved plan's).
+pub(super) fn run_checked(
+    file: &Path,
+    checked: &Checked,
+    params: BTreeMap<String, String>,
+    exec: &ExecArgs,
+    pinned: &saved_plan::Revisions,
+) -> Result<i32, Failure> {
     let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
     let file = std::fs::canonicalize(file).unwrap_or(file.to_path_buf());
     let meta = RunMeta {
@@ -327,7 +334,7 @@ pub(super) fn run_checked(file: &Path, checked: &Checked, params: BTreeMap<Strin
     };
     let state = exec.state.for_pipeline(&file);
     let prepared = prepare(checked, &meta, exec.wait_lock.as_deref(), &state)?;
-    execute(checked, meta, None, prepared, exec, &state)
+    execute(checked, meta, None, prepared, exec, &state, pinned)
 }
 
 pub fn resume(args: ResumeArgs) -> i32 {
@@ -414,7 +421,7 @@ fn resumed(args: ResumeArgs) -> Result<i32, Failure> {
     // Stages that succeeded before but run again get an idempotency key of their own.
     let reruns = done.successes.iter().filter(|(id, _)| !reuse.contains_key(*id)).map(|(id, n)| (id.clone(), *n)).collect();
     let meta = RunMeta { pid: std::process::id(), digests: now, ..meta };
-    execute(&checked, meta, Some(Resumed { reuse, reruns }), prepared, x, state)
+    execute(&checked, meta, Some(Resumed { reuse, reruns }), prepared, x, state, &BTreeMap::new())
 }
 
 /// Values the journal kept only masked (they held secret text), which a resumed
@@ -548,6 +555,7 @@ fn execute(
     prepared: Prepared,
     x: &ExecArgs,
     state: &Path,
+    pinned: &saved_plan::Revisions,
 ) -> Result<i32, Failure> {
     let (max_parallel, format) = (x.max_parallel, x.format);
     let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
@@ -605,7 +613,9 @@ fn execute(
             journal: Some(&mut journal),
             history: Some(&history),
         };
-        let outcome = slipway_engine::execute(pipeline, &checked.dag, &Live::with_state_dir(state, false), opts).await;
+        let live = Live::with_state_dir(state, false);
+        let runners = saved_plan::PinnedRevisions::new(&live, pinned);
+        let outcome = slipway_engine::execute(pipeline, &checked.dag, &runners, opts).await;
         let summary = reporter.await.unwrap_or_default();
         (outcome, summary)
     });

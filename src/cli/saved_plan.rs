@@ -10,13 +10,18 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use slipway_core::kinds::Kind;
 use slipway_core::{Checked, check_bytes};
-use slipway_engine::PlannedStage;
+use slipway_engine::runtime::{BoxFuture, Runner, Runners, StageEnv, StageError};
 use slipway_engine::secrets::Masker;
+use slipway_engine::{Outputs, PlannedStage};
 
 use super::failure::{Failure, Why};
 use super::files;
 use super::run::{ExecArgs, plan_stages, run_checked, with_params};
+
+/// Per changelog stage, the revisions it resolved, by output (`from`, `to`).
+pub type Revisions = BTreeMap<String, BTreeMap<String, String>>;
 
 /// The format of the file; a plan from another format is refused.
 const FORMAT: u32 = 1;
@@ -49,7 +54,7 @@ pub struct Pins {
     /// Host names by role, after `--limit`.
     hosts: BTreeMap<String, Vec<String>>,
     /// Per changelog stage, the revisions it resolved (`from`, `to`).
-    resolved: BTreeMap<String, BTreeMap<String, String>>,
+    resolved: Revisions,
 }
 
 impl Pins {
@@ -167,7 +172,59 @@ pub fn run(plan: &Path, given: &[String], exec: &ExecArgs) -> Result<i32, Failur
             .help(format!("make and review a new plan: `slipway plan {} --out {}`", file.display(), plan.display())));
     }
     // What was checked is what runs: the file is not read again.
-    run_checked(&file, &checked, params, &ExecArgs { limit, ..exec.clone() })
+    run_checked(&file, &checked, params, &ExecArgs { limit, ..exec.clone() }, &saved.pins.resolved)
+}
+
+/// A run's runners, each pinned changelog checked again as it runs: a ref
+/// that moved after the check above (a push in the meantime) fails that stage,
+/// permanently, before any stage that reads it starts.
+pub struct PinnedRevisions<'a> {
+    live: &'a dyn Runners,
+    changelog: CheckedChangelog<'a>,
+}
+
+struct CheckedChangelog<'a> {
+    inner: &'a dyn Runner,
+    pinned: &'a Revisions,
+}
+
+impl<'a> PinnedRevisions<'a> {
+    pub fn new(live: &'a dyn Runners, pinned: &'a Revisions) -> Self {
+        PinnedRevisions { live, changelog: CheckedChangelog { inner: live.runner(Kind::Changelog), pinned } }
+    }
+}
+
+impl Runners for PinnedRevisions<'_> {
+    fn runner(&self, kind: Kind) -> &dyn Runner {
+        match kind {
+            Kind::Changelog => &self.changelog,
+            other => self.live.runner(other),
+        }
+    }
+
+    fn can_run(&self, kind: Kind) -> bool {
+        self.live.can_run(kind)
+    }
+}
+
+impl Runner for CheckedChangelog<'_> {
+    fn run<'a>(&'a self, env: &'a StageEnv<'a>) -> BoxFuture<'a, Result<Outputs, StageError>> {
+        Box::pin(async move {
+            let outputs = self.inner.run(env).await?;
+            for (name, then) in self.pinned.get(&env.stage.id.value).into_iter().flatten() {
+                let now = outputs.get(name).and_then(|v| v.as_str()).unwrap_or("nothing");
+                if now != then {
+                    let message = format!(
+                        "stale plan: `{name}` resolved to {} now, the plan pinned {}: make and review a new plan",
+                        short(now),
+                        short(then)
+                    );
+                    return Err(StageError::permanent(message));
+                }
+            }
+            Ok(outputs)
+        })
+    }
 }
 
 /// A valid pipeline, and the SHA-256 of the bytes it was read from.

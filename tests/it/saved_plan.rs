@@ -191,3 +191,26 @@ fn what_is_not_a_saved_plan_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(1));
     assert!(!sb.path("bad.json").exists());
 }
+
+#[test]
+fn a_revision_that_moves_during_the_run_fails_its_stage_before_anything_reads_it() {
+    let sb = planned("saved-plan-race", &[]);
+    // A stage the plan cannot run (it acts) moves `main` before the changelog
+    // reads it: the check before the run passes, the run itself must not.
+    let racy = PIPELINE.replace(
+        "  changes: { kind: changelog, from: v1, to: main, git: { path: repo } }\n",
+        "  push: { kind: shell, run: 'git -C repo -c user.name=t -c user.email=t@t commit -q --allow-empty -m pushed' }\n  changes: { kind: changelog, needs: [push], from: v1, to: main, git: { path: repo } }\n",
+    );
+    sb.write("p.yaml", &racy);
+    let out = slipway(&sb, &["plan", "p.yaml", "--out", "plan.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let pinned = git(&sb, &["rev-parse", "main"]);
+    let out = slipway(&sb, &["run", "--plan", "plan.json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let moved = git(&sb, &["rev-parse", "main"]);
+    assert_ne!(moved, pinned);
+    let text = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+    let expected = format!("stale plan: `to` resolved to {} now, the plan pinned {}", &moved[..12], &pinned[..12]);
+    assert!(text.contains(&expected), "{text}");
+    assert!(!sb.path("shipped").exists(), "a stage read the moved revision");
+}
