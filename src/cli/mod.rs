@@ -7,6 +7,7 @@ mod graph;
 mod help;
 mod load;
 mod log_mask;
+mod plan;
 mod plan_markdown;
 mod plan_view;
 mod report;
@@ -87,7 +88,7 @@ pub enum Command {
     Run(run::RunArgs),
     /// Show every request and command a run would make, changing nothing.
     #[command(after_help = help::PLAN)]
-    Plan(run::PlanArgs),
+    Plan(plan::PlanArgs),
     /// Continue a failed, interrupted or crashed run.
     #[command(after_help = help::RESUME)]
     Resume(run::ResumeArgs),
@@ -119,7 +120,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Graph(args) => graph::run(args),
         Command::Schema => schema::run(),
         Command::Run(args) => run::run(args),
-        Command::Plan(args) => run::plan(args),
+        Command::Plan(args) => plan::run(args),
         Command::Resume(args) => run::resume(args),
         Command::Runs(args) => runs::run(args),
         Command::Unlock(args) => unlock::run(args),

@@ -18,7 +18,8 @@ use slipway_engine::{Outputs, PlannedStage};
 
 use super::failure::{Failure, Why};
 use super::files;
-use super::run::{ExecArgs, plan_stages, run_checked, with_params};
+use super::plan::plan_stages;
+use super::run::{ExecArgs, run_checked, with_params};
 
 /// Per changelog stage, the revisions it resolved, by output (`from`, `to`).
 pub type Revisions = BTreeMap<String, BTreeMap<String, String>>;
