@@ -68,8 +68,8 @@ pub struct RunArgs {
     /// The pipeline file (not with `--plan`: the plan names it).
     #[arg(required_unless_present = "plan")]
     pub file: Option<PathBuf>,
-    /// A param: `--param version=1.2.3` (repeatable). With `--plan`, the
-    /// params must be those the plan was made with.
+    /// A param: `--param version=1.2.3` (repeatable). With `--plan`, the plan's
+    /// params are used, and one given here must equal the plan's.
     #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
     pub params: Vec<String>,
     /// Show what would happen, change nothing (same as `slipway plan`).
