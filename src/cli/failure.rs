@@ -63,6 +63,7 @@ reasons! {
     PipelineRenamed = "pipeline-renamed", exit::INVALID;
     ResumeRefused = "resume-refused", exit::INVALID;
     JournalDamaged = "journal-damaged", exit::INVALID;
+    StalePlan = "stale-plan", exit::INVALID;
 }
 
 /// A run that stopped before it started.

@@ -6,6 +6,7 @@ Examples:
   slipway validate pipelines/
   slipway plan pipelines/deploy.yaml --param version=1.4.2
   slipway run pipelines/deploy.yaml --param version=1.4.2
+  slipway diff pipelines/deploy.yaml --git main
   slipway resume RUN_ID
 
 `slipway COMMAND --help` shows a command's options and examples.";
@@ -32,13 +33,16 @@ Examples:
   slipway run pipelines/deploy.yaml --param version=1.4.2
   slipway run pipelines/deploy.yaml -p version=1.4.2 -p environment=staging --wait-lock=10m
   slipway run pipelines/deploy.yaml -p version=1.4.2 --limit 'web-1,worker*'
-  slipway run pipelines/deploy.yaml -p version=1.4.2 --format json > run.jsonl";
+  slipway run pipelines/deploy.yaml -p version=1.4.2 --format json > run.jsonl
+  slipway run --plan plan.json  # a plan saved by `slipway plan --out plan.json`";
 
 pub const PLAN: &str = "\
 Examples:
   slipway plan pipelines/deploy.yaml --param version=1.4.2
   slipway plan pipelines/deploy.yaml -p version=1.4.2 --live-reads
-  slipway plan pipelines/deploy.yaml -p version=1.4.2 --format json | jq '.stages[].effects'";
+  slipway plan pipelines/deploy.yaml -p version=1.4.2 --format json | jq '.stages[].effects'
+  slipway plan pipelines/deploy.yaml -p version=1.4.2 --format markdown > plan.md  # a PR comment
+  slipway plan pipelines/deploy.yaml -p version=1.4.2 --out plan.json  # then: slipway run --plan plan.json";
 
 pub const RESUME: &str = "\
 Examples:
@@ -79,6 +83,13 @@ Examples:
   slipway completions bash > ~/.local/share/bash-completion/completions/slipway
   slipway completions zsh > \"${fpath[1]}/_slipway\"
   slipway completions fish > ~/.config/fish/completions/slipway.fish";
+
+pub const DIFF: &str = "\
+Examples:
+  slipway diff pipelines/deploy.yaml --git main
+  slipway diff old/deploy.yaml pipelines/deploy.yaml
+  slipway diff pipelines/deploy.yaml --git origin/main --format markdown > diff.md
+  slipway diff pipelines/deploy.yaml --git HEAD~1 --format json | jq '.stages_changed'";
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,7 @@
 //! Subcommands and the exit codes they share.
 
 mod completions;
+mod diff;
 mod failure;
 mod files;
 mod graph;
@@ -9,11 +10,14 @@ mod html_report;
 mod init;
 mod load;
 mod log_mask;
+mod plan;
+mod plan_markdown;
 mod plan_view;
 mod report;
 mod rollback;
 mod run;
 mod runs;
+mod saved_plan;
 mod schema;
 mod style;
 mod unlock;
@@ -87,7 +91,7 @@ pub enum Command {
     Run(run::RunArgs),
     /// Show every request and command a run would make, changing nothing.
     #[command(after_help = help::PLAN)]
-    Plan(run::PlanArgs),
+    Plan(plan::PlanArgs),
     /// Continue a failed, interrupted or crashed run.
     #[command(after_help = help::RESUME)]
     Resume(run::ResumeArgs),
@@ -109,6 +113,9 @@ pub enum Command {
     /// Print a shell completion script.
     #[command(after_help = help::COMPLETIONS)]
     Completions(completions::Args),
+    /// Show what a change does to a pipeline: stages, edges, params, secrets, hosts.
+    #[command(after_help = help::DIFF)]
+    Diff(diff::Args),
 }
 
 pub fn run(cli: Cli) -> i32 {
@@ -125,7 +132,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Graph(args) => graph::run(args),
         Command::Schema => schema::run(),
         Command::Run(args) => run::run(args),
-        Command::Plan(args) => run::plan(args),
+        Command::Plan(args) => plan::run(args),
         Command::Resume(args) => run::resume(args),
         Command::Runs(args) => runs::run(args),
         Command::Unlock(args) => unlock::run(args),
@@ -133,6 +140,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Report(args) => html_report::run(args),
         Command::Init(args) => init::run(args),
         Command::Completions(args) => completions::run(args),
+        Command::Diff(args) => diff::run(args),
     }
 }
 

@@ -5,6 +5,38 @@ use std::fmt::Write;
 
 use slipway_engine::{Effect, PlannedStage};
 
+use super::report::OutputFormat;
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PlanFormat {
+    /// Lines for people.
+    #[default]
+    Human,
+    /// One JSON object: the pipeline's name and every stage's effects.
+    Json,
+    /// A pull-request comment: a Mermaid graph and every stage, long ones folded.
+    Markdown,
+}
+
+impl PlanFormat {
+    /// How problems that stop the plan are shown: JSON for JSON, else text on stderr.
+    pub fn failures(self) -> OutputFormat {
+        match self {
+            PlanFormat::Json => OutputFormat::Json,
+            PlanFormat::Human | PlanFormat::Markdown => OutputFormat::Human,
+        }
+    }
+}
+
+impl From<OutputFormat> for PlanFormat {
+    fn from(f: OutputFormat) -> Self {
+        match f {
+            OutputFormat::Human => PlanFormat::Human,
+            OutputFormat::Json => PlanFormat::Json,
+        }
+    }
+}
+
 pub fn human(pipeline: &str, stages: &[PlannedStage]) -> String {
     let mut out = format!("plan for {pipeline}: {} stages, nothing is changed\n", stages.len());
     for (n, s) in stages.iter().enumerate() {

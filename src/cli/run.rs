@@ -1,10 +1,11 @@
-//! `slipway run`, `slipway plan` and `slipway resume`.
+//! `slipway run` (of a file or of a saved plan) and `slipway resume`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use slipway_core::Checked;
+use slipway_engine::RunOptions;
 use slipway_engine::context::{RunInfo, resolve_params};
 use slipway_engine::digest::digests;
 use slipway_engine::event::RunStatus;
@@ -12,13 +13,13 @@ use slipway_engine::journal::{Journal, JournalHistory, Replay, RunMeta, replay_d
 use slipway_engine::lock::{self, Holder, LockError};
 use slipway_engine::runid::{new_run_id, now_secs, rfc3339};
 use slipway_engine::secrets::{Masker, resolve};
-use slipway_engine::{PlannedStage, RunOptions};
-use slipway_stages::{Live, Planning, unsupported_stages};
+use slipway_stages::{Live, unsupported_stages};
 use tokio::sync::{mpsc, watch};
 
 use super::failure::{Failure, Why};
+use super::plan::PlanArgs;
 use super::report::{OutputFormat, report};
-use super::{exit, load, plan_view};
+use super::{exit, load, plan, saved_plan};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct StateArgs {
@@ -58,26 +59,32 @@ pub fn project_root(near: &Path) -> PathBuf {
 }
 
 /// The project's root of the pipeline `file`.
-fn project_root_of(file: &Path) -> PathBuf {
+pub(super) fn project_root_of(file: &Path) -> PathBuf {
     project_root(&load::base_dir(file))
 }
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
-    /// The pipeline file.
-    pub file: PathBuf,
-    /// A param: `--param version=1.2.3` (repeatable).
+    /// The pipeline file (not with `--plan`: the plan names it).
+    #[arg(required_unless_present = "plan")]
+    pub file: Option<PathBuf>,
+    /// A param: `--param version=1.2.3` (repeatable). With `--plan`, the plan's
+    /// params are used, and one given here must equal the plan's.
     #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
     pub params: Vec<String>,
     /// Show what would happen, change nothing (same as `slipway plan`).
     #[arg(long)]
     pub dry_run: bool,
+    /// Run a plan saved by `slipway plan --out`, refusing if anything it pinned
+    /// changed (the file, params, hosts, revisions a changelog resolved).
+    #[arg(long, value_name = "PLAN", conflicts_with_all = ["file", "dry_run"])]
+    pub plan: Option<PathBuf>,
     #[command(flatten)]
     pub exec: ExecArgs,
 }
 
 /// What `run` and `resume` share.
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Clone)]
 pub struct ExecArgs {
     /// Stages running at once.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
@@ -91,29 +98,6 @@ pub struct ExecArgs {
     /// Only these hosts: comma-separated host names or roles, `*` globs (`web-1,worker*`).
     #[arg(long, value_name = "PATTERN")]
     pub limit: Option<String>,
-    #[command(flatten)]
-    pub state: StateArgs,
-}
-
-#[derive(clap::Args, Debug)]
-pub struct PlanArgs {
-    /// The pipeline file.
-    pub file: PathBuf,
-    /// A param: `--param version=1.2.3` (repeatable).
-    #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
-    pub params: Vec<String>,
-    /// Run read-only stages for real (HTTP GETs, the changelog) so the plan shows real values.
-    #[arg(long)]
-    pub live_reads: bool,
-    /// How to show the plan (errors too).
-    #[arg(long, value_enum, default_value_t)]
-    pub format: OutputFormat,
-    /// Only these hosts: comma-separated host names or roles, `*` globs (`web-1,worker*`).
-    #[arg(long, value_name = "PATTERN")]
-    pub limit: Option<String>,
-    /// Where SSH connections are kept for `--live-reads` (as for `run`), and
-    /// where live reads find earlier runs (a changelog starts where the last
-    /// good run ended).
     #[command(flatten)]
     pub state: StateArgs,
 }
@@ -146,7 +130,16 @@ pub(super) fn runtime() -> tokio::runtime::Runtime {
 
 /// A valid pipeline and its params, or why not.
 fn load_with_params(file: &Path, given: &[String], limit: Option<&str>) -> Result<(Checked, BTreeMap<String, String>), Failure> {
-    let mut checked = load::pipeline(file)?;
+    with_params(load::pipeline(file)?, file, given, limit)
+}
+
+/// A valid pipeline narrowed to `--limit`, and its params, or why not.
+pub(super) fn with_params(
+    mut checked: Checked,
+    file: &Path,
+    given: &[String],
+    limit: Option<&str>,
+) -> Result<(Checked, BTreeMap<String, String>), Failure> {
     limit_hosts(&mut checked, limit).map_err(|f| f.file(file))?;
     let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
     let params = resolve_params(pipeline, given).map_err(|e| Failure::param(e).file(file))?;
@@ -170,91 +163,37 @@ pub(super) fn limit_hosts(checked: &mut Checked, limit: Option<&str>) -> Result<
     Ok(())
 }
 
-pub fn plan(args: PlanArgs) -> i32 {
-    let format = args.format;
-    planned(args).unwrap_or_else(|f| f.report(format))
-}
-
-fn planned(args: PlanArgs) -> Result<i32, Failure> {
-    let (checked, params) = load_with_params(&args.file, &args.params, args.limit.as_deref())?;
-    let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
-    // A plan shows secrets as `***`. Live reads use the real values when they are
-    // set (an authenticated GET needs its token); output is masked either way.
-    let placeholders = || pipeline.secrets.keys().map(|k| (k.value.clone(), "***".to_owned())).collect();
-    let secrets: BTreeMap<String, String> = match (args.live_reads, resolve(pipeline, &load::base_dir(&args.file))) {
-        (true, Ok(real)) => real,
-        (true, Err(e)) => {
-            eprintln!("warning: {e}; live reads send `***` in its place");
-            placeholders()
-        }
-        (false, _) => placeholders(),
-    };
-    let masker = Masker::new(secrets.values().map(String::as_str).filter(|v| *v != "***"));
-    super::log_mask::mask_with(&masker);
-    let live = args.live_reads.then(|| Live::with_state_dir(&args.state.for_pipeline(&args.file), true));
-    let history = args.live_reads.then(|| JournalHistory {
-        state_dir: args.state.for_pipeline(&args.file),
-        pipeline: pipeline.name.value.clone(),
-        environment: params.get("environment").map(|e| masker.mask(e)),
-        current_run: String::new(),
-    });
-    let (_cancel_tx, cancel) = watch::channel(false);
-    let (events, _rx) = mpsc::unbounded_channel();
-    let opts = RunOptions {
-        run: RunInfo {
-            id: "<run-id>".into(),
-            user: lock::username(),
-            trigger: "plan".into(),
-            started_at: "<start time>".into(),
-            dry_run: true,
-        },
-        params,
-        secrets,
-        masker,
-        base_dir: load::base_dir(&args.file),
-        project_root: project_root_of(&args.file),
-        max_parallel: 1,
-        resumed: false,
-        reuse: BTreeMap::new(),
-        reruns: BTreeMap::new(),
-        cancel: cancel.clone(),
-        abort: cancel,
-        events,
-        journal: None,
-        history: history.as_ref().map(|h| h as &dyn slipway_engine::runtime::History),
-    };
-    let planned: Vec<PlannedStage> = runtime().block_on(slipway_engine::plan(
-        pipeline,
-        &checked.dag,
-        &Planning,
-        live.as_ref().map(|l| l as &dyn slipway_engine::runtime::Runners),
-        &opts,
-    ));
-    let text = match args.format {
-        OutputFormat::Json => {
-            let json = serde_json::json!({ "pipeline": pipeline.name.value, "stages": planned });
-            format!("{}\n", serde_json::to_string_pretty(&json).unwrap_or_default())
-        }
-        OutputFormat::Human => plan_view::human(&pipeline.name.value, &planned),
-    };
-    // A reader that went away (`| head`) is no error of the plan's.
-    let _ = std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes());
-    Ok(if planned.iter().any(|p| p.error.is_some()) { exit::INVALID } else { exit::OK })
-}
-
 pub fn run(args: RunArgs) -> i32 {
+    let format = args.exec.format;
+    let file = match (args.file, &args.plan) {
+        (Some(file), None) => file,
+        (None, Some(plan)) => return saved_plan::run(plan, &args.params, &args.exec).unwrap_or_else(|f| f.report(format)),
+        _ => return Failure::new(Why::InvalidArgument, "name the pipeline file, or a saved plan with `--plan`").report(format),
+    };
     if args.dry_run {
         let (limit, state) = (args.exec.limit, args.exec.state);
-        return plan(PlanArgs { file: args.file, params: args.params, live_reads: false, format: args.exec.format, limit, state });
+        let format = format.into();
+        return plan::run(PlanArgs { file, params: args.params, live_reads: false, format, limit, state, out: None });
     }
-    let format = args.exec.format;
-    started(args).unwrap_or_else(|f| f.report(format))
+    started(&file, &args.params, &args.exec).unwrap_or_else(|f| f.report(format))
 }
 
-fn started(args: RunArgs) -> Result<i32, Failure> {
-    let (checked, params) = load_with_params(&args.file, &args.params, args.exec.limit.as_deref())?;
+fn started(file: &Path, given: &[String], exec: &ExecArgs) -> Result<i32, Failure> {
+    let (checked, params) = load_with_params(file, given, exec.limit.as_deref())?;
+    run_checked(file, &checked, params, exec, &BTreeMap::new())
+}
+
+/// Runs a pipeline already loaded, narrowed to `exec.limit`, with its params;
+/// `pinned`: revisions changelog stages must resolve to (a saved plan's).
+pub(super) fn run_checked(
+    file: &Path,
+    checked: &Checked,
+    params: BTreeMap<String, String>,
+    exec: &ExecArgs,
+    pinned: &saved_plan::Revisions,
+) -> Result<i32, Failure> {
     let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
-    let file = std::fs::canonicalize(&args.file).unwrap_or(args.file.clone());
+    let file = std::fs::canonicalize(file).unwrap_or(file.to_path_buf());
     let meta = RunMeta {
         run_id: new_run_id(),
         pipeline: pipeline.name.value.clone(),
@@ -268,10 +207,9 @@ fn started(args: RunArgs) -> Result<i32, Failure> {
         masked_params: Vec::new(),
         needs: RunMeta::needs_of(&checked.dag),
     };
-    let x = &args.exec;
-    let state = x.state.for_pipeline(&file);
-    let prepared = prepare(&checked, &meta, x.wait_lock.as_deref(), &state)?;
-    execute(&checked, meta, None, prepared, x, &state)
+    let state = exec.state.for_pipeline(&file);
+    let prepared = prepare(checked, &meta, exec.wait_lock.as_deref(), &state)?;
+    execute(checked, meta, None, prepared, exec, &state, pinned)
 }
 
 pub fn resume(args: ResumeArgs) -> i32 {
@@ -380,7 +318,7 @@ fn resumed(args: ResumeArgs) -> Result<i32, Failure> {
     // Stages that succeeded before but run again get an idempotency key of their own.
     let reruns = done.successes.iter().filter(|(id, _)| !reuse.contains_key(*id)).map(|(id, n)| (id.clone(), *n)).collect();
     let meta = RunMeta { pid: std::process::id(), digests: now, ..meta };
-    execute(&checked, meta, Some(Resumed { reuse, reruns }), prepared, x, state)
+    execute(&checked, meta, Some(Resumed { reuse, reruns }), prepared, x, state, &BTreeMap::new())
 }
 
 /// Values the journal kept only masked (they held secret text), which a resumed
@@ -518,6 +456,7 @@ fn execute(
     prepared: Prepared,
     x: &ExecArgs,
     state: &Path,
+    pinned: &saved_plan::Revisions,
 ) -> Result<i32, Failure> {
     let (max_parallel, format) = (x.max_parallel, x.format);
     let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
@@ -575,7 +514,9 @@ fn execute(
             journal: Some(&mut journal),
             history: Some(&history),
         };
-        let outcome = slipway_engine::execute(pipeline, &checked.dag, &Live::with_state_dir(state, false), opts).await;
+        let live = Live::with_state_dir(state, false);
+        let runners = saved_plan::PinnedRevisions::new(&live, pinned);
+        let outcome = slipway_engine::execute(pipeline, &checked.dag, &runners, opts).await;
         let summary = reporter.await.unwrap_or_default();
         (outcome, summary)
     });

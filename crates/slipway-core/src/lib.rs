@@ -4,6 +4,7 @@
 pub mod dag;
 pub mod decode;
 pub mod diagnostic;
+pub mod diff;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod kinds;
