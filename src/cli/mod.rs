@@ -1,5 +1,6 @@
 //! Subcommands and the exit codes they share.
 
+mod chatops_config;
 mod failure;
 mod files;
 mod graph;
@@ -12,6 +13,7 @@ mod rollback;
 mod run;
 mod runs;
 mod schema;
+mod serve;
 mod style;
 mod unlock;
 mod validate;
@@ -97,6 +99,9 @@ pub enum Command {
     /// Switch a deploy stage's hosts back to their previous release.
     #[command(after_help = help::ROLLBACK)]
     Rollback(rollback::Args),
+    /// Take deploys from Slack and Mattermost slash commands.
+    #[command(after_help = help::SERVE)]
+    Serve(serve::Args),
 }
 
 pub fn run(cli: Cli) -> i32 {
@@ -118,6 +123,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Runs(args) => runs::run(args),
         Command::Unlock(args) => unlock::run(args),
         Command::Rollback(args) => rollback::run(args),
+        Command::Serve(args) => serve::run(args),
     }
 }
 

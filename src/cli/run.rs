@@ -72,6 +72,16 @@ pub struct RunArgs {
     /// Show what would happen, change nothing (same as `slipway plan`).
     #[arg(long)]
     pub dry_run: bool,
+    /// What started the run, for the record (`slipway serve` passes `chat`).
+    #[arg(long, hide = true)]
+    pub trigger: Option<String>,
+    /// Who asked for the run, for the record and the lock (`slipway serve`
+    /// passes the chat user, `slack:U024BE7LH (alice)`).
+    #[arg(long, hide = true)]
+    pub run_user: Option<String>,
+    /// The run's id, chosen by `slipway serve` so that it can answer with it at once.
+    #[arg(long, hide = true)]
+    pub run_id: Option<String>,
     #[command(flatten)]
     pub exec: ExecArgs,
 }
@@ -251,21 +261,27 @@ fn started(args: RunArgs) -> Result<i32, Failure> {
     let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
     let file = std::fs::canonicalize(&args.file).unwrap_or(args.file.clone());
     let meta = RunMeta {
-        run_id: new_run_id(),
+        run_id: args.run_id.clone().filter(|id| is_run_id(id)).unwrap_or_else(new_run_id),
         pipeline: pipeline.name.value.clone(),
         file: file.display().to_string(),
         params,
         digests: digests(pipeline),
-        user: lock::username(),
+        user: args.run_user.clone().unwrap_or_else(lock::username),
         host: lock::hostname(),
         pid: std::process::id(),
         started_at: rfc3339(now_secs()),
         masked_params: Vec::new(),
+        trigger: args.trigger.clone(),
     };
     let x = &args.exec;
     let state = x.state.for_pipeline(&file);
     let prepared = prepare(&checked, &meta, x.wait_lock.as_deref(), &state)?;
     execute(&checked, meta, None, prepared, x, &state)
+}
+
+/// A run id names a folder: only letters, digits and `-`.
+fn is_run_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
 pub fn resume(args: ResumeArgs) -> i32 {
@@ -440,6 +456,11 @@ fn prepare(checked: &Checked, meta: &RunMeta, wait_lock: Option<&str>, state: &P
         let message = format!("--wait-lock={}: not a duration ({e}): write it like 30s, 10m or 1h", wait_lock.unwrap_or_default());
         Failure::new(Why::InvalidArgument, message).file(file)
     })?;
+    if let Some(frozen) = slipway_engine::freeze::current(state, &pipeline.name.value) {
+        return Err(Failure::new(Why::DeployFrozen, format!("deploys of `{}` are {frozen}", pipeline.name.value))
+            .file(file)
+            .help(format!("once the freeze may end: `slipway unlock {}` (or `/deploy unlock` in chat)", meta.file)));
+    }
     let lock_name = lock::lock_name(&pipeline.name.value, meta.params.get("environment").map(String::as_str));
     let me = Holder {
         run_id: meta.run_id.clone(),
@@ -524,7 +545,10 @@ fn execute(
                 id: meta.run_id.clone(),
                 user: meta.user.clone(),
                 // CI services set `CI`; a person at a terminal does not.
-                trigger: if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) { "ci" } else { "cli" }.into(),
+                trigger: meta
+                    .trigger
+                    .clone()
+                    .unwrap_or_else(|| if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) { "ci" } else { "cli" }.into()),
                 started_at: meta.started_at.clone(),
                 dry_run: false,
             },

@@ -36,6 +36,10 @@ pub struct RunMeta {
     /// Params that held secret text: `params` keeps them masked.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub masked_params: Vec<String>,
+    /// What started the run when not a person at a terminal or CI: `chat` for
+    /// `slipway serve` (whose runs record the chat user as `user`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<String>,
 }
 
 pub struct Journal {
@@ -472,6 +476,7 @@ mod tests {
             pid: u32::MAX,
             started_at: "t".into(),
             masked_params: Vec::new(),
+            trigger: None,
         }
     }
 

@@ -6,6 +6,7 @@
 pub mod context;
 pub mod digest;
 pub mod event;
+pub mod freeze;
 pub mod journal;
 pub mod lock;
 pub mod render;
