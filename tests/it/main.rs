@@ -3,6 +3,8 @@
 mod audit_ticket;
 mod changelog;
 mod chat_standin;
+mod chatops;
+mod chatops_harness;
 mod cli_errors;
 mod dashboards_standin;
 mod deploy;
