@@ -32,7 +32,7 @@ fn pipeline_facts(path: &Path) -> Result<PipelineFacts, String> {
     let bytes = match files::read(path) {
         Ok(Contents::Bytes(b)) => b,
         Ok(Contents::TooLarge) => return Err(format!("{} is larger than Slipway reads", path.display())),
-        Err(e) => return Err(format!("cannot read its pipeline: {e}")),
+        Err(e) => return Err(e),
     };
     let checked = check_bytes(&path.display().to_string(), &bytes);
     let Some(pipeline) = checked.pipeline.as_ref().filter(|_| checked.is_valid()) else {

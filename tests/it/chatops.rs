@@ -62,6 +62,7 @@ fn unverified_requests_get_401_and_refused_commands_say_why_and_nothing_runs() {
     let metrics = crate::chatops_harness::http(&s.addr, "GET", "/metrics", "", &[]).1;
     assert!(metrics.contains("slipway_serve_unverified_total 6"), "{metrics}");
     assert!(metrics.contains("slipway_serve_runs_started_total 0"), "{metrics}");
+    assert!(metrics.contains("slipway_serve_refused_total 7"), "{metrics}");
 }
 
 #[test]
@@ -127,7 +128,8 @@ fn two_deploys_at_once_one_runs_and_the_other_is_told_who_holds_it() {
         second["text"].as_str().unwrap(),
         format!("`restaurant-api` to staging is being deployed: run {run_id} asked by slack:U024BE7LH (alice)")
     );
-    // a CLI run meets the same lock (exit 75)
+    // a CLI run meets the same lock (exit 75), once the chat run has it
+    s.posted(1);
     let out = s.sb.run(&["run", "pipelines/api.yaml", "-p", "environment=staging", "--state-dir", ".slipway"]);
     assert_eq!(out.status.code(), Some(75), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("slack:U024BE7LH (alice)"));

@@ -20,17 +20,25 @@ pub struct Reply {
     pub blocks: Option<Value>,
     /// Replaces the message whose button was pressed.
     pub replace: bool,
+    /// The command was refused (counted in `/metrics`).
+    pub refused: bool,
 }
 
 impl Reply {
+    /// An answer only the sender sees.
     pub fn private(text: impl Into<String>) -> Reply {
         Reply { text: text.into(), ..Reply::default() }
+    }
+
+    /// A refusal: only the sender sees it, and nothing ran.
+    pub fn refusal(text: impl Into<String>) -> Reply {
+        Reply { text: text.into(), refused: true, ..Reply::default() }
     }
 }
 
 pub async fn command(server: &Arc<Server>, who: Who, text: &str) -> Reply {
     let reply = match command::parse(text) {
-        Err(why) => Reply::private(why),
+        Err(why) => Reply::refusal(why),
         Ok(Command::Help) => Reply::private(command::USAGE),
         Ok(Command::Deploy(t)) => deploy_request(server, who, t),
         Ok(Command::Plan(t)) => match allowed_target(server, &who, &t) {
@@ -45,7 +53,7 @@ pub async fn command(server: &Arc<Server>, who: Who, text: &str) -> Reply {
         Ok(Command::Unlock { alias }) => may_touch(server, &who, &alias).map_or_else(|r| r, |()| deploy::thaw(server, &who, &alias)),
         Ok(Command::History { alias }) => Reply::private(deploy::history(server, &alias)),
     };
-    if !reply.public && reply.blocks.is_none() {
+    if reply.refused {
         server.metrics.refused();
     }
     reply
@@ -54,12 +62,12 @@ pub async fn command(server: &Arc<Server>, who: Who, text: &str) -> Reply {
 /// The environment and params of an allowed command, or the refusal.
 fn allowed_target(server: &Server, who: &Who, t: &Target) -> Result<(Option<String>, Vec<(String, String)>), Reply> {
     let req = Request { user: &who.user_id, channel: &who.channel, alias: &t.alias, environment: t.environment.as_deref() };
-    let (alias, env) = server.config.decide(&req).map_err(|r| Reply::private(r.to_string()))?;
+    let (alias, env) = server.config.decide(&req).map_err(|r| Reply::refusal(r.to_string()))?;
     for (k, _) in &t.params {
         if !alias.chat_params.iter().any(|p| p.value == *k) {
             let may: Vec<&str> = alias.chat_params.iter().map(|p| p.value.as_str()).collect();
             let may = if may.is_empty() { "none".to_owned() } else { may.join(", ") };
-            return Err(Reply::private(format!("`{k}` cannot be set from chat for `{}`; chat may set: {may}", t.alias)));
+            return Err(Reply::refusal(format!("`{k}` cannot be set from chat for `{}`; chat may set: {may}", t.alias)));
         }
     }
     let mut params: Vec<(String, String)> = alias.params.iter().map(|(k, v)| (k.value.clone(), v.value.clone())).collect();
@@ -72,7 +80,7 @@ fn allowed_target(server: &Server, who: &Who, t: &Target) -> Result<(Option<Stri
 fn may_touch(server: &Server, who: &Who, alias: &str) -> Result<(), Reply> {
     let Some(a) = server.config.alias(alias) else {
         let req = Request { user: &who.user_id, channel: &who.channel, alias, environment: None };
-        return Err(Reply::private(server.config.decide(&req).err().map(|r| r.to_string()).unwrap_or_default()));
+        return Err(Reply::refusal(server.config.decide(&req).err().map(|r| r.to_string()).unwrap_or_default()));
     };
     let envs: Vec<Option<&str>> =
         if a.environments.is_empty() { vec![None] } else { a.environment_names().into_iter().map(Some).collect() };
@@ -83,7 +91,7 @@ fn may_touch(server: &Server, who: &Who, alias: &str) -> Result<(), Reply> {
             Err(r) => last = Some(r),
         }
     }
-    Err(Reply::private(last.map(|r| r.to_string()).unwrap_or_default()))
+    Err(Reply::refusal(last.map(|r| r.to_string()).unwrap_or_default()))
 }
 
 fn deploy_request(server: &Arc<Server>, who: Who, t: Target) -> Reply {
@@ -92,12 +100,12 @@ fn deploy_request(server: &Arc<Server>, who: Who, t: Target) -> Reply {
         Err(r) => return r,
     };
     if let Err(why) = deploy::can_start(server, &t.alias, env.as_deref()) {
-        return Reply::private(why);
+        return Reply::refusal(why);
     }
     let what = describe(&t.alias, env.as_deref());
     if server.config.needs_confirmation(&t.alias, env.as_deref()) {
         if who.platform != "slack" {
-            return Reply::private(format!("{what} needs a second person's confirmation, which takes Slack's buttons: ask from Slack"));
+            return Reply::refusal(format!("{what} needs a second person's confirmation, which takes Slack's buttons: ask from Slack"));
         }
         let id = slipway_engine::runid::new_run_id();
         let pending = Pending { who: who.clone(), alias: t.alias.clone(), environment: env, params, at: Instant::now() };
@@ -110,11 +118,11 @@ fn deploy_request(server: &Arc<Server>, who: Who, t: Target) -> Reply {
                 { "type": "button", "action_id": "cancel", "value": id, "text": { "type": "plain_text", "text": "Cancel" } }
             ] }
         ]);
-        return Reply { text, public: true, blocks: Some(blocks), replace: false };
+        return Reply { text, public: true, blocks: Some(blocks), ..Reply::default() };
     }
     match deploy::start(server, who, &t.alias, env, params) {
         Ok(run_id) => Reply { text: format!("queued as run {run_id}: {what}"), public: true, ..Reply::default() },
-        Err(why) => Reply::private(why),
+        Err(why) => Reply::refusal(why),
     }
 }
 
@@ -128,7 +136,7 @@ pub async fn button(server: &Arc<Server>, who: Who, action: &str, id: &str) -> R
         match map.get(id) {
             None => return Reply::private("this request is no longer pending (confirmed, cancelled or expired)"),
             Some(p) if action == "confirm" && p.who.user_id == who.user_id && p.who.platform == who.platform => {
-                return Reply::private("you asked for this deploy: someone else must confirm it");
+                return Reply::refusal("you asked for this deploy: someone else must confirm it");
             }
             Some(_) => map.remove(id).expect("present"),
         }
@@ -141,7 +149,7 @@ pub async fn button(server: &Arc<Server>, who: Who, action: &str, id: &str) -> R
     let req = Request { user: &who.user_id, channel: &who.channel, alias: &pending.alias, environment: pending.environment.as_deref() };
     if let Err(r) = server.config.decide(&req) {
         locked(&server.pending).insert(id.to_owned(), pending);
-        return Reply::private(format!("you cannot confirm this: {r}"));
+        return Reply::refusal(format!("you cannot confirm this: {r}"));
     }
     // Report to the requester's command, in the thread or through its response_url.
     let requester = Who { response_url: pending.who.response_url.clone().or(who.response_url.clone()), ..pending.who.clone() };
@@ -152,7 +160,7 @@ pub async fn button(server: &Arc<Server>, who: Who, action: &str, id: &str) -> R
             replace: true,
             ..Reply::default()
         },
-        Err(why) => Reply::private(why),
+        Err(why) => Reply::refusal(why),
     }
 }
 

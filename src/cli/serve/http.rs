@@ -134,6 +134,9 @@ async fn slack_interaction(State(server): Shared, headers: HeaderMap, body: Byte
     };
     let action = &payload["actions"][0];
     let reply = dispatch::button(&server, who, &text(&action["action_id"]), &text(&action["value"])).await;
+    if reply.refused {
+        server.metrics.refused();
+    }
     answer(reply)
 }
 

@@ -119,6 +119,9 @@ fn known_names(c: &ChatOps, aliases: &[Spanned<String>], environments: Option<&[
         true => c.aliases.values().collect(),
         false => aliases.iter().filter_map(|a| c.alias(&a.value)).collect(),
     };
+    if covered.len() < aliases.len() {
+        return; // an unknown alias is reported above; its environments are unknown too
+    }
     let envs: Vec<&str> = covered.iter().flat_map(|a| a.environment_names()).collect();
     for e in environments.unwrap_or_default().iter().filter(|e| !envs.contains(&e.value.as_str())) {
         let help = did_you_mean(&e.value, envs.iter().copied()).unwrap_or_else(|| {
