@@ -239,3 +239,19 @@ fn plan_from_chat_shows_the_plan_and_cancel_stops_a_run() {
     s.idle();
     assert!(posted.last().unwrap()["text"].as_str().unwrap().contains(&format!("run {run_id} interrupted")), "{posted:?}");
 }
+
+#[test]
+fn stopping_the_server_waits_for_the_deploys_it_started() {
+    let mut s = Served::start("chat-shutdown", true);
+    let (_, body) = s.slack("U024BE7LH", "C0DEPLOYS", "restaurant-api staging wait=2 build_id=3");
+    let run_id = text_of(&body).trim_start_matches("queued as run ").split(':').next().unwrap().to_owned();
+    s.posted(1);
+    let asked = std::time::Instant::now();
+    assert_eq!(s.stop(), Some(0));
+    assert!(asked.elapsed() >= std::time::Duration::from_secs(1), "the server must wait for the run");
+    // by the time it exits, the run has ended, and said so
+    let events = s.sb.journal();
+    assert!(events.iter().any(|e| e["event"] == "run_finished" && e["status"] == "succeeded"), "{events:?}");
+    let posted = s.slack.with_state(|st| st.messages.clone());
+    assert!(posted.last().unwrap()["text"].as_str().unwrap().starts_with(&format!("run {run_id} succeeded")), "{posted:?}");
+}

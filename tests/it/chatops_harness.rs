@@ -88,6 +88,7 @@ pub struct Served {
     pub slack: StandIn<Posted>,
     child: Child,
     pub addr: String,
+    stopped: bool,
 }
 
 impl Served {
@@ -106,7 +107,7 @@ impl Served {
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
         let addr = line.trim().strip_prefix("listening on http://").unwrap_or_else(|| panic!("no listening line: {line:?}")).to_owned();
-        Served { sb, slack, child, addr }
+        Served { sb, slack, child, addr, stopped: false }
     }
 
     /// A slash command's form body, as Slack sends it.
@@ -175,8 +176,20 @@ impl Served {
     }
 }
 
+impl Served {
+    /// SIGTERM, as a supervisor stops the server; its exit code once it has ended.
+    pub fn stop(&mut self) -> Option<i32> {
+        self.stopped = true;
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        self.child.wait().ok().and_then(|s| s.code())
+    }
+}
+
 impl Drop for Served {
     fn drop(&mut self) {
+        if self.stopped {
+            return;
+        }
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         let _ = self.child.wait();
     }

@@ -5,6 +5,7 @@ mod changelog;
 mod chat_standin;
 mod chatops;
 mod chatops_harness;
+mod chatops_load;
 mod chatops_validate;
 mod cli_errors;
 mod dashboards_standin;
