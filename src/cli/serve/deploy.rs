@@ -133,6 +133,10 @@ async fn watch(server: &Server, mut cmd: tokio::process::Command, run_id: &str, 
         }
     }
     let code = child.wait().await.ok().and_then(|s| s.code());
+    // Reaped: its pid may now be anyone's, so `cancel` must not signal it.
+    if let Some(r) = locked(&server.runs).get_mut(run_id) {
+        r.pid = None;
+    }
     let stderr = err_task.await.unwrap_or_default();
     if !started {
         let why =
@@ -202,6 +206,18 @@ pub fn status(server: &Server) -> String {
         if let Some(f) = freeze::current(&t.state_dir, &t.name) {
             lines.push(format!("`{alias}` is {f}"));
         }
+        // Runs from the CLI or CI hold the same locks.
+        let envs = server.config.alias(alias).map(|a| a.environment_names()).unwrap_or_default();
+        let envs: Vec<Option<&str>> = if envs.is_empty() { vec![None] } else { envs.into_iter().map(Some).collect() };
+        for env in envs {
+            let name = lock::lock_name(&t.name, env);
+            if runs.values().any(|r| r.lock_name == name) {
+                continue;
+            }
+            if let Some(holder) = lock::current_holder(&t.state_dir, &name) {
+                lines.push(format!("{}: the deploy lock is held by {holder}", describe(alias, env)));
+            }
+        }
     }
     if lines.is_empty() { "no deploys running, nothing frozen".into() } else { lines.join("\n") }
 }
@@ -222,6 +238,8 @@ pub fn cancel(server: &Server, who: &Who, run: &str) -> String {
     match r.pid {
         // SIGTERM: the run cancels its stages, and `always` stages still run.
         Some(pid) => {
+            // SAFETY: a plain kill(2) of the child this server started and has not
+            // reaped yet (the pid is cleared once it is), so the pid is still its.
             unsafe { libc::kill(pid as i32, libc::SIGTERM) };
             format!("cancelling run {run} ({}), asked by {}", describe(&r.alias, r.environment.as_deref()), who.label())
         }

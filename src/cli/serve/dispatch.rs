@@ -60,7 +60,10 @@ pub async fn command(server: &Arc<Server>, who: Who, text: &str) -> Reply {
 }
 
 /// The environment and params of an allowed command, or the refusal.
-fn allowed_target(server: &Server, who: &Who, t: &Target) -> Result<(Option<String>, Vec<(String, String)>), Reply> {
+/// The environment a command deploys to and every param of its run.
+type Allowed = (Option<String>, Vec<(String, String)>);
+
+fn allowed_target(server: &Server, who: &Who, t: &Target) -> Result<Allowed, Reply> {
     let req = Request { user: &who.user_id, channel: &who.channel, alias: &t.alias, environment: t.environment.as_deref() };
     let (alias, env) = server.config.decide(&req).map_err(|r| Reply::refusal(r.to_string()))?;
     for (k, _) in &t.params {
