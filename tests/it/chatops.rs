@@ -255,3 +255,52 @@ fn stopping_the_server_waits_for_the_deploys_it_started() {
     let posted = s.slack.with_state(|st| st.messages.clone());
     assert!(posted.last().unwrap()["text"].as_str().unwrap().starts_with(&format!("run {run_id} succeeded")), "{posted:?}");
 }
+
+#[test]
+fn the_thread_shows_start_changelog_ticket_and_end_from_real_changelog_and_audit_ticket_stages() {
+    use crate::jira_standin::{self, Flavor, TOKEN};
+    let jira = jira_standin::start(Flavor::DataCenter);
+    let pipeline = format!(
+        "version: 1\nname: restaurant-api\nparams:\n  environment: {{ required: true, choices: [staging, production] }}\n  \
+         build_id: {{ default: \"1\" }}\n  wait: {{ default: \"0\" }}\nsecrets: {{ JIRA_TOKEN: {{ env: TEST_JIRA_TOKEN }} }}\nstages:\n  \
+         changes: {{ kind: changelog, from: v1, to: HEAD, git: {{ path: app }} }}\n  \
+         ccb:\n    kind: audit_ticket\n    jira: {{ url: '{}', token: '{{{{ secrets.JIRA_TOKEN }}}}' }}\n    project: OPS\n    \
+         summary: 'Deploy {{{{ pipeline.name }}}} build {{{{ params.build_id }}}} to {{{{ params.environment }}}} (wait {{{{ params.wait }}}})'\n    \
+         body: 'from chat'\n",
+        jira_standin::site(&jira)
+    );
+    let s = Served::start_with("chat-jira", true, &pipeline, &[("TEST_JIRA_TOKEN", TOKEN)]);
+    let app = s.sb.path("pipelines/app");
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args(args)
+            .current_dir(&app)
+            .env("GIT_AUTHOR_NAME", "Ann")
+            .env("GIT_AUTHOR_EMAIL", "ann@example.com")
+            .env("GIT_COMMITTER_NAME", "Ann")
+            .env("GIT_COMMITTER_EMAIL", "ann@example.com")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    std::fs::create_dir_all(&app).unwrap();
+    git(&["init", "-q"]);
+    git(&["commit", "-q", "--allow-empty", "-m", "First release"]);
+    git(&["tag", "v1"]);
+    git(&["commit", "-q", "--allow-empty", "-m", "Fix the booking cache"]);
+    git(&["commit", "-q", "--allow-empty", "-m", "Add table maps"]);
+    let (_, body) = s.slack("U024BE7LH", "C0DEPLOYS", "restaurant-api staging build_id=77");
+    assert!(text_of(&body).starts_with("queued as run "), "{body}");
+    let posted = s.posted(4);
+    s.idle();
+    let texts: Vec<&str> = posted.iter().map(|m| m["text"].as_str().unwrap_or("")).collect();
+    let key = jira.with_state(|j| j.issues[0].key.clone());
+    assert_eq!(texts.len(), 4, "{texts:?}");
+    assert!(texts[0].contains(" started: "), "{texts:?}");
+    assert!(texts[1].starts_with("changelog: 2 commit(s)\n") && texts[1].contains("Fix the booking cache"), "{texts:?}");
+    assert!(texts[2].starts_with(&format!("ticket: {key} (")), "{texts:?}");
+    assert!(texts[3].contains(" succeeded: "), "{texts:?}");
+    assert_eq!(jira.with_state(|j| j.issues[0].fields["summary"].clone()), "Deploy restaurant-api build 77 to staging (wait 0)");
+    // the token never reaches the chat
+    assert!(texts.iter().all(|t| !t.contains(TOKEN)));
+}

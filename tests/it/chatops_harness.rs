@@ -93,16 +93,22 @@ pub struct Served {
 
 impl Served {
     pub fn start(name: &str, token: bool) -> Served {
+        Served::start_with(name, token, PIPELINE, &[])
+    }
+
+    /// With another pipeline (its params as [`PIPELINE`]'s) and more environment variables.
+    pub fn start_with(name: &str, token: bool, pipeline: &str, env: &[(&str, &str)]) -> Served {
         let sb = Sandbox::new(name);
         std::fs::create_dir_all(sb.path("pipelines")).unwrap();
         std::fs::create_dir_all(sb.path("deploy")).unwrap();
-        sb.write("pipelines/api.yaml", PIPELINE);
+        sb.write("pipelines/api.yaml", pipeline);
         let slack = slack_standin();
         sb.write("deploy/chatops.yaml", &config(&slack.url("/api"), token));
         let state = sb.path(".slipway");
         let mut cmd =
             sb.command(&["serve", "--config", "deploy/chatops.yaml", "--listen", "127.0.0.1:0", "--state-dir", state.to_str().unwrap()]);
         cmd.env("SLACK_SIGNING_SECRET", SECRET).env("SLACK_BOT_TOKEN", BOT_TOKEN).env("MATTERMOST_COMMAND_TOKEN", MM_TOKEN);
+        cmd.envs(env.iter().copied());
         let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("start slipway serve");
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
