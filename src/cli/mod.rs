@@ -105,7 +105,9 @@ pub enum Command {
 }
 
 pub fn run(cli: Cli) -> i32 {
-    init_logging(cli.verbose, cli.log_format);
+    // A server's log is its record of what it was asked: `serve` logs at info.
+    let serving = matches!(cli.command, Command::Serve(_));
+    init_logging(cli.verbose, cli.log_format, serving);
     if !matches!(cli.command, Command::Run(_) | Command::Resume(_) | Command::Rollback(_)) {
         // Like other Unix tools: `slipway runs | head` ends quietly when head has
         // read enough. A run ignores that signal instead: a reader that goes away
@@ -128,9 +130,10 @@ pub fn run(cli: Cli) -> i32 {
 }
 
 /// tracing to stderr, masked: warnings by default, `-v` debug, `-vv` trace, `RUST_LOG` wins.
-fn init_logging(verbose: u8, format: LogFormat) {
+fn init_logging(verbose: u8, format: LogFormat, serving: bool) {
     use tracing_subscriber::EnvFilter;
     let level = match verbose {
+        0 if serving => "info",
         0 => "warn",
         1 => "debug",
         _ => "trace",

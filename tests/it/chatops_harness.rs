@@ -108,7 +108,7 @@ impl Served {
         let mut cmd =
             sb.command(&["serve", "--config", "deploy/chatops.yaml", "--listen", "127.0.0.1:0", "--state-dir", state.to_str().unwrap()]);
         cmd.env("SLACK_SIGNING_SECRET", SECRET).env("SLACK_BOT_TOKEN", BOT_TOKEN).env("MATTERMOST_COMMAND_TOKEN", MM_TOKEN);
-        cmd.envs(env.iter().copied());
+        cmd.envs(env.iter().copied()).env("RUST_LOG", "warn");
         let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("start slipway serve");
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();

@@ -69,7 +69,9 @@ pub fn start(server: &Arc<Server>, who: Who, alias: &str, env: Option<String>, p
     let id = run_id.clone();
     let what = describe(alias, env.as_deref());
     tokio::spawn(async move {
+        tracing::info!(run = id, user = who.label(), what, "chat run starting");
         let status = watch(&server, cmd, &id, who, &what).await;
+        tracing::info!(run = id, status, "chat run ended");
         server.metrics.finished(&status);
         locked(&server.runs).remove(&id);
     });

@@ -37,6 +37,7 @@ impl Reply {
 }
 
 pub async fn command(server: &Arc<Server>, who: Who, text: &str) -> Reply {
+    let (user, channel) = (who.label(), who.channel.clone());
     let reply = match command::parse(text) {
         Err(why) => Reply::refusal(why),
         Ok(Command::Help) => Reply::private(command::USAGE),
@@ -56,13 +57,14 @@ pub async fn command(server: &Arc<Server>, who: Who, text: &str) -> Reply {
     if reply.refused {
         server.metrics.refused();
     }
+    tracing::info!(user, channel, command = text, refused = reply.refused, answer = reply.text, "chat command");
     reply
 }
 
-/// The environment and params of an allowed command, or the refusal.
 /// The environment a command deploys to and every param of its run.
 type Allowed = (Option<String>, Vec<(String, String)>);
 
+/// The environment and params of an allowed command, or the refusal.
 fn allowed_target(server: &Server, who: &Who, t: &Target) -> Result<Allowed, Reply> {
     let req = Request { user: &who.user_id, channel: &who.channel, alias: &t.alias, environment: t.environment.as_deref() };
     let (alias, env) = server.config.decide(&req).map_err(|r| Reply::refusal(r.to_string()))?;
@@ -153,6 +155,10 @@ pub async fn button(server: &Arc<Server>, who: Who, action: &str, id: &str) -> R
     if let Err(r) = server.config.decide(&req) {
         locked(&server.pending).insert(id.to_owned(), pending);
         return Reply::refusal(format!("you cannot confirm this: {r}"));
+    }
+    // A freeze or a run may have come since the request.
+    if let Err(why) = deploy::can_start(server, &pending.alias, pending.environment.as_deref()) {
+        return Reply::refusal(why);
     }
     // Report to the requester's command, in the thread or through its response_url.
     let requester = Who { response_url: pending.who.response_url.clone().or(who.response_url.clone()), ..pending.who.clone() };
