@@ -155,6 +155,9 @@ fn production_waits_for_a_second_persons_press_not_the_requesters() {
     // someone not allowed to deploy there cannot confirm it either
     let (_, stranger) = s.press("U0STAGING", "confirm", &id);
     assert!(text_of(&stranger).starts_with("you cannot confirm this"), "{stranger}");
+    // nor cancel it
+    let (_, stranger) = s.press("U0MALLORY", "cancel", &id);
+    assert!(text_of(&stranger).starts_with("you cannot cancel this"), "{stranger}");
     // a second person's press runs it
     let (status, other) = s.press("U0BOB", "confirm", &id);
     assert_eq!(status, 200);
@@ -166,6 +169,13 @@ fn production_waits_for_a_second_persons_press_not_the_requesters() {
     // pressed again: nothing pending
     let (_, again) = s.press("U0BOB", "confirm", &id);
     assert!(text_of(&again).contains("no longer pending"));
+    // the requester may withdraw a request of their own
+    let (_, body) = s.slack("U024BE7LH", "C0DEPLOYS", "restaurant-api production");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    let id = answer["blocks"][1]["elements"][1]["value"].as_str().unwrap().to_owned();
+    let (_, withdrawn) = s.press("U024BE7LH", "cancel", &id);
+    assert_eq!(text_of(&withdrawn), "slack:U024BE7LH (alice) cancelled the deploy of `restaurant-api` to production");
+    assert_eq!(runs(&s).len(), 1);
 }
 
 #[test]

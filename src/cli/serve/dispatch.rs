@@ -134,27 +134,30 @@ fn deploy_request(server: &Arc<Server>, who: Who, t: Target) -> Reply {
 /// A press of a confirmation's button. The requester's own press of
 /// `confirm` runs nothing; `cancel` is theirs or anyone's.
 pub async fn button(server: &Arc<Server>, who: Who, action: &str, id: &str) -> Reply {
-    let pending = {
+    let (pending, own) = {
         let mut map = locked(&server.pending);
         // Slack's buttons outlive their use: an hour-old request is not confirmed.
         map.retain(|_, p| p.at.elapsed() < std::time::Duration::from_secs(3600));
-        match map.get(id) {
-            None => return Reply::private("this request is no longer pending (confirmed, cancelled or expired)"),
-            Some(p) if action == "confirm" && p.who.user_id == who.user_id && p.who.platform == who.platform => {
-                return Reply::refusal("you asked for this deploy: someone else must confirm it");
-            }
-            Some(_) => map.remove(id).expect("present"),
+        let own = map.get(id).map(|p| p.who.user_id == who.user_id && p.who.platform == who.platform);
+        match own {
+            Some(true) if action == "confirm" => return Reply::refusal("you asked for this deploy: someone else must confirm it"),
+            _ => match map.remove(id) {
+                Some(p) => (p, own == Some(true)),
+                None => return Reply::private("this request is no longer pending (confirmed, cancelled or expired)"),
+            },
         }
     };
     let what = describe(&pending.alias, pending.environment.as_deref());
+    // Whoever presses must be allowed to deploy it: a button is no way around the
+    // rules. The requester may always withdraw their own request.
+    let req = Request { user: &who.user_id, channel: &who.channel, alias: &pending.alias, environment: pending.environment.as_deref() };
+    if let (Err(r), false) = (server.config.decide(&req), own && action != "confirm") {
+        locked(&server.pending).insert(id.to_owned(), pending);
+        let verb = if action == "confirm" { "confirm" } else { "cancel" };
+        return Reply::refusal(format!("you cannot {verb} this: {r}"));
+    }
     if action != "confirm" {
         return Reply { text: format!("{} cancelled the deploy of {what}", who.label()), public: true, replace: true, ..Reply::default() };
-    }
-    // The confirmer must be allowed too: a button is no way around the rules.
-    let req = Request { user: &who.user_id, channel: &who.channel, alias: &pending.alias, environment: pending.environment.as_deref() };
-    if let Err(r) = server.config.decide(&req) {
-        locked(&server.pending).insert(id.to_owned(), pending);
-        return Reply::refusal(format!("you cannot confirm this: {r}"));
     }
     // A freeze or a run may have come since the request.
     if let Err(why) = deploy::can_start(server, &pending.alias, pending.environment.as_deref()) {
