@@ -298,7 +298,7 @@ fn the_thread_shows_start_changelog_ticket_and_end_from_real_changelog_and_audit
     git(&["commit", "-q", "--allow-empty", "-m", "First release"]);
     git(&["tag", "v1"]);
     git(&["commit", "-q", "--allow-empty", "-m", "Fix the booking cache"]);
-    git(&["commit", "-q", "--allow-empty", "-m", "Add table maps"]);
+    git(&["commit", "-q", "--allow-empty", "-m", "Add table maps <!channel> & floors"]);
     let (_, body) = s.slack("U024BE7LH", "C0DEPLOYS", "restaurant-api staging build_id=77");
     assert!(text_of(&body).starts_with("queued as run "), "{body}");
     let posted = s.posted(4);
@@ -308,6 +308,8 @@ fn the_thread_shows_start_changelog_ticket_and_end_from_real_changelog_and_audit
     assert_eq!(texts.len(), 4, "{texts:?}");
     assert!(texts[0].contains(" started: "), "{texts:?}");
     assert!(texts[1].starts_with("changelog: 2 commit(s)\n") && texts[1].contains("Fix the booking cache"), "{texts:?}");
+    // a commit subject is data: a mention in it is escaped, and pings nobody
+    assert!(texts[1].contains("Add table maps &lt;!channel&gt; &amp; floors"), "{texts:?}");
     assert!(texts[2].starts_with(&format!("ticket: {key} (")), "{texts:?}");
     assert!(texts[3].contains(" succeeded: "), "{texts:?}");
     assert_eq!(jira.with_state(|j| j.issues[0].fields["summary"].clone()), "Deploy restaurant-api build 77 to staging (wait 0)");

@@ -117,7 +117,7 @@ fn deploy_request(server: &Arc<Server>, who: Who, t: Target) -> Reply {
         locked(&server.pending).insert(id.clone(), pending);
         let text = format!("{} asks to deploy {what}: someone else must confirm", who.label());
         let blocks = json!([
-            { "type": "section", "text": { "type": "mrkdwn", "text": text } },
+            { "type": "section", "text": { "type": "mrkdwn", "text": super::post::escape(&text) } },
             { "type": "actions", "elements": [
                 { "type": "button", "action_id": "confirm", "value": id, "style": "primary", "text": { "type": "plain_text", "text": "Confirm" } },
                 { "type": "button", "action_id": "cancel", "value": id, "text": { "type": "plain_text", "text": "Cancel" } }

@@ -16,6 +16,7 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use super::dispatch::{self, Reply};
+use super::post;
 use super::server::{Server, Who, locked};
 use super::verify;
 use crate::cli::exit;
@@ -114,7 +115,7 @@ async fn slack_command(State(server): Shared, headers: HeaderMap, body: Bytes) -
     let f = form(&body);
     let who = who("slack", &f);
     let text = f.get("text").cloned().unwrap_or_default();
-    answer(dispatch::command(&server, who, &text).await)
+    answer(dispatch::command(&server, who, &text).await, true)
 }
 
 async fn mattermost_command(State(server): Shared, body: Bytes) -> Response {
@@ -128,7 +129,7 @@ async fn mattermost_command(State(server): Shared, body: Bytes) -> Response {
     let mut who = who("mattermost", &f);
     who.user_id = who.user_name.clone();
     let text = f.get("text").cloned().unwrap_or_default();
-    answer(dispatch::command(&server, who, &text).await)
+    answer(dispatch::command(&server, who, &text).await, false)
 }
 
 async fn slack_interaction(State(server): Shared, headers: HeaderMap, body: Bytes) -> Response {
@@ -153,7 +154,7 @@ async fn slack_interaction(State(server): Shared, headers: HeaderMap, body: Byte
     if reply.refused {
         server.metrics.refused();
     }
-    answer(reply)
+    answer(reply, true)
 }
 
 fn who(platform: &'static str, f: &HashMap<String, String>) -> Who {
@@ -167,10 +168,12 @@ fn who(platform: &'static str, f: &HashMap<String, String>) -> Who {
     }
 }
 
-fn answer(reply: Reply) -> Response {
+/// The JSON answer; Slack's text escaped (see [`post::escape`]).
+fn answer(reply: Reply, slack: bool) -> Response {
+    let text = if slack { post::escape(&reply.text) } else { reply.text };
     let mut body = json!({
         "response_type": if reply.public { "in_channel" } else { "ephemeral" },
-        "text": reply.text,
+        "text": text,
     });
     if let Some(blocks) = reply.blocks {
         body["blocks"] = blocks;

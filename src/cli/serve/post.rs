@@ -31,6 +31,13 @@ impl Thread {
     }
 
     pub async fn post(&mut self, server: &Server, text: &str) {
+        let escaped;
+        let text = if self.who.platform == "slack" {
+            escaped = escape(text);
+            &escaped
+        } else {
+            text
+        };
         match (&server.slack_token, self.who.platform) {
             (Some(token), "slack") => self.post_message(server, token, text).await,
             _ => self.respond(server, text).await,
@@ -80,4 +87,10 @@ impl Thread {
             tracing::warn!("posting to the response_url failed: {e}");
         }
     }
+}
+
+/// Text as Slack shows it literally: `&`, `<` and `>` escaped, as Slack asks.
+/// A commit subject or a typed alias holding `<!channel>` then pings nobody.
+pub fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
