@@ -108,10 +108,10 @@ pub fn run(cli: Cli) -> i32 {
     // A server's log is its record of what it was asked: `serve` logs at info.
     let serving = matches!(cli.command, Command::Serve(_));
     init_logging(cli.verbose, cli.log_format, serving);
-    if !matches!(cli.command, Command::Run(_) | Command::Resume(_) | Command::Rollback(_)) {
+    if !matches!(cli.command, Command::Run(_) | Command::Resume(_) | Command::Rollback(_) | Command::Serve(_)) {
         // Like other Unix tools: `slipway runs | head` ends quietly when head has
         // read enough. A run ignores that signal instead: a reader that goes away
-        // must not stop a deploy halfway.
+        // must not stop a deploy halfway (nor a server the deploys it waits for).
         // SAFETY: restoring the default action of a signal, before any thread starts.
         unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     }

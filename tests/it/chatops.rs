@@ -181,8 +181,18 @@ fn production_waits_for_a_second_persons_press_not_the_requesters() {
 #[test]
 fn mattermost_commands_are_verified_by_token_and_confirmations_are_refused() {
     let s = Served::start("chat-mattermost", false);
-    let cmd =
-        |text: &str| form(&[("token", MM_TOKEN), ("user_name", "carol"), ("user_id", "mm-id-1"), ("channel_id", "mmchan"), ("text", text)]);
+    let response_url = s.slack.url("/response/mm");
+    let cmd = |text: &str| {
+        form(&[
+            ("token", MM_TOKEN),
+            ("user_name", "carol"),
+            ("user_id", "mm-id-1"),
+            ("channel_id", "mmchan"),
+            ("command", "/deploy"),
+            ("text", text),
+            ("response_url", &response_url),
+        ])
+    };
     let (status, body) = s.post("/mattermost/commands", &cmd("restaurant-api production"), &[]);
     assert_eq!(status, 200);
     assert!(text_of(&body).contains("needs a second person's confirmation, which takes Slack's buttons"), "{body}");
@@ -194,6 +204,11 @@ fn mattermost_commands_are_verified_by_token_and_confirmations_are_refused() {
     assert_eq!(runs.len(), 1);
     let meta: Value = serde_json::from_str(&s.sb.read(&format!(".slipway/runs/{}/run.json", runs[0]))).unwrap();
     assert_eq!(meta["user"], "mattermost:carol (carol)");
+    // start and end through the command's response_url (Mattermost has no bot thread here)
+    let posted = s.posted(2);
+    assert_eq!(s.slack.requests("POST", "/response/mm").len(), 2);
+    assert!(posted[0]["text"].as_str().unwrap().contains("started: `restaurant-api` to staging, asked by mattermost:carol (carol)"));
+    assert!(posted[1]["text"].as_str().unwrap().contains("succeeded"));
 }
 
 #[test]
