@@ -64,6 +64,7 @@ reasons! {
     ResumeRefused = "resume-refused", exit::INVALID;
     JournalDamaged = "journal-damaged", exit::INVALID;
     StalePlan = "stale-plan", exit::INVALID;
+    DeployFrozen = "deploy-frozen", exit::LOCKED;
 }
 
 /// A run that stopped before it started.

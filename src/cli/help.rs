@@ -61,6 +61,14 @@ Examples:
   slipway unlock pipelines/deploy.yaml
   slipway unlock pipelines/deploy.yaml --param environment=production";
 
+pub const SERVE: &str = "\
+Examples:
+  slipway serve --config deploy/chatops.yaml
+  slipway serve --config deploy/chatops.yaml --listen 0.0.0.0:8080 --log-format json
+  slipway validate deploy/chatops.yaml    # checks the config and the pipelines its aliases name
+In Slack: /deploy restaurant-api production build_id=42, /deploy plan …, /deploy status,
+/deploy cancel RUN, /deploy lock ALIAS reason…, /deploy unlock ALIAS, /deploy history ALIAS";
+
 pub const ROLLBACK: &str = "\
 Examples:
   slipway rollback pipelines/deploy.yaml --stage deploy

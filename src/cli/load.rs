@@ -22,6 +22,11 @@ pub fn pipeline(path: &Path) -> Result<Checked, Failure> {
         Contents::Bytes(bytes) => check_bytes(&name, &bytes),
         Contents::TooLarge => Checked::too_large(&name),
     };
+    if checked.chatops.is_some() {
+        return Err(Failure::new(Why::InvalidArgument, format!("{name} is a chat-ops config, not a pipeline"))
+            .file(path)
+            .help(format!("serve it with `slipway serve --config {name}`; its aliases name the pipelines it runs")));
+    }
     if !checked.is_valid() {
         return Err(Failure::invalid(checked));
     }

@@ -2,6 +2,7 @@
 
 mod completions;
 mod diff;
+mod chatops_config;
 mod failure;
 mod files;
 mod graph;
@@ -19,6 +20,7 @@ mod run;
 mod runs;
 mod saved_plan;
 mod schema;
+mod serve;
 mod style;
 mod unlock;
 mod validate;
@@ -116,14 +118,19 @@ pub enum Command {
     /// Show what a change does to a pipeline: stages, edges, params, secrets, hosts.
     #[command(after_help = help::DIFF)]
     Diff(diff::Args),
+    /// Take deploys from Slack and Mattermost slash commands.
+    #[command(after_help = help::SERVE)]
+    Serve(serve::Args),
 }
 
 pub fn run(cli: Cli) -> i32 {
-    init_logging(cli.verbose, cli.log_format);
-    if !matches!(cli.command, Command::Run(_) | Command::Resume(_) | Command::Rollback(_)) {
+    // A server's log is its record of what it was asked: `serve` logs at info.
+    let serving = matches!(cli.command, Command::Serve(_));
+    init_logging(cli.verbose, cli.log_format, serving);
+    if !matches!(cli.command, Command::Run(_) | Command::Resume(_) | Command::Rollback(_) | Command::Serve(_)) {
         // Like other Unix tools: `slipway runs | head` ends quietly when head has
         // read enough. A run ignores that signal instead: a reader that goes away
-        // must not stop a deploy halfway.
+        // must not stop a deploy halfway (nor a server the deploys it waits for).
         // SAFETY: restoring the default action of a signal, before any thread starts.
         unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     }
@@ -141,13 +148,15 @@ pub fn run(cli: Cli) -> i32 {
         Command::Init(args) => init::run(args),
         Command::Completions(args) => completions::run(args),
         Command::Diff(args) => diff::run(args),
+        Command::Serve(args) => serve::run(args),
     }
 }
 
 /// tracing to stderr, masked: warnings by default, `-v` debug, `-vv` trace, `RUST_LOG` wins.
-fn init_logging(verbose: u8, format: LogFormat) {
+fn init_logging(verbose: u8, format: LogFormat, serving: bool) {
     use tracing_subscriber::EnvFilter;
     let level = match verbose {
+        0 if serving => "info",
         0 => "warn",
         1 => "debug",
         _ => "trace",

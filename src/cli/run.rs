@@ -79,6 +79,16 @@ pub struct RunArgs {
     /// changed (the file, params, hosts, revisions a changelog resolved).
     #[arg(long, value_name = "PLAN", conflicts_with_all = ["file", "dry_run"])]
     pub plan: Option<PathBuf>,
+    /// What started the run, for the record (`slipway serve` passes `chat`).
+    #[arg(long, hide = true)]
+    pub trigger: Option<String>,
+    /// Who asked for the run, for the record and the lock (`slipway serve`
+    /// passes the chat user, `slack:U024BE7LH (alice)`).
+    #[arg(long, hide = true)]
+    pub run_user: Option<String>,
+    /// The run's id, chosen by `slipway serve` so that it can answer with it at once.
+    #[arg(long, hide = true)]
+    pub run_id: Option<String>,
     #[command(flatten)]
     pub exec: ExecArgs,
 }
@@ -175,12 +185,22 @@ pub fn run(args: RunArgs) -> i32 {
         let format = format.into();
         return plan::run(PlanArgs { file, params: args.params, live_reads: false, format, limit, state, out: None });
     }
-    started(&file, &args.params, &args.exec).unwrap_or_else(|f| f.report(format))
+    let origin = Origin { run_id: args.run_id, user: args.run_user, trigger: args.trigger };
+    started(&file, &args.params, &args.exec, &origin).unwrap_or_else(|f| f.report(format))
 }
 
-fn started(file: &Path, given: &[String], exec: &ExecArgs) -> Result<i32, Failure> {
+/// Who or what started a run, when not the person at the terminal
+/// (`slipway serve` passes a chat user, `chat`, and the id it answered with).
+#[derive(Debug, Default)]
+pub(super) struct Origin {
+    pub run_id: Option<String>,
+    pub user: Option<String>,
+    pub trigger: Option<String>,
+}
+
+fn started(file: &Path, given: &[String], exec: &ExecArgs, origin: &Origin) -> Result<i32, Failure> {
     let (checked, params) = load_with_params(file, given, exec.limit.as_deref())?;
-    run_checked(file, &checked, params, exec, &BTreeMap::new())
+    run_checked(file, &checked, params, exec, &BTreeMap::new(), origin)
 }
 
 /// Runs a pipeline already loaded, narrowed to `exec.limit`, with its params;
@@ -191,25 +211,32 @@ pub(super) fn run_checked(
     params: BTreeMap<String, String>,
     exec: &ExecArgs,
     pinned: &saved_plan::Revisions,
+    origin: &Origin,
 ) -> Result<i32, Failure> {
     let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
     let file = std::fs::canonicalize(file).unwrap_or(file.to_path_buf());
     let meta = RunMeta {
-        run_id: new_run_id(),
+        run_id: origin.run_id.clone().filter(|id| is_run_id(id)).unwrap_or_else(new_run_id),
         pipeline: pipeline.name.value.clone(),
         file: file.display().to_string(),
         params,
         digests: digests(pipeline),
-        user: lock::username(),
+        user: origin.user.clone().unwrap_or_else(lock::username),
         host: lock::hostname(),
         pid: std::process::id(),
         started_at: rfc3339(now_secs()),
         masked_params: Vec::new(),
         needs: RunMeta::needs_of(&checked.dag),
+        trigger: origin.trigger.clone(),
     };
     let state = exec.state.for_pipeline(&file);
     let prepared = prepare(checked, &meta, exec.wait_lock.as_deref(), &state)?;
     execute(checked, meta, None, prepared, exec, &state, pinned)
+}
+
+/// A run id names a folder: only letters, digits and `-`.
+fn is_run_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
 pub fn resume(args: ResumeArgs) -> i32 {
@@ -406,6 +433,11 @@ fn prepare(checked: &Checked, meta: &RunMeta, wait_lock: Option<&str>, state: &P
         let message = format!("--wait-lock={}: not a duration ({e}): write it like 30s, 10m or 1h", wait_lock.unwrap_or_default());
         Failure::new(Why::InvalidArgument, message).file(file)
     })?;
+    if let Some(frozen) = slipway_engine::freeze::current(state, &pipeline.name.value) {
+        return Err(Failure::new(Why::DeployFrozen, format!("deploys of `{}` are {frozen}", pipeline.name.value))
+            .file(file)
+            .help(format!("once the freeze may end: `slipway unlock {}` (or `/deploy unlock` in chat)", meta.file)));
+    }
     let lock_name = lock::lock_name(&pipeline.name.value, meta.params.get("environment").map(String::as_str));
     let me = Holder {
         run_id: meta.run_id.clone(),
@@ -495,7 +527,10 @@ fn execute(
                 id: meta.run_id.clone(),
                 user: meta.user.clone(),
                 // CI services set `CI`; a person at a terminal does not.
-                trigger: if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) { "ci" } else { "cli" }.into(),
+                trigger: meta
+                    .trigger
+                    .clone()
+                    .unwrap_or_else(|| if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) { "ci" } else { "cli" }.into()),
                 started_at: meta.started_at.clone(),
                 dry_run: false,
             },

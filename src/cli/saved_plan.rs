@@ -173,7 +173,7 @@ pub fn run(plan: &Path, given: &[String], exec: &ExecArgs) -> Result<i32, Failur
             .help(format!("make and review a new plan: `slipway plan {} --out {}`", file.display(), plan.display())));
     }
     // What was checked is what runs: the file is not read again.
-    run_checked(&file, &checked, params, &ExecArgs { limit, ..exec.clone() }, &saved.pins.resolved)
+    run_checked(&file, &checked, params, &ExecArgs { limit, ..exec.clone() }, &saved.pins.resolved, &Default::default())
 }
 
 /// A run's runners, each pinned changelog checked again as it runs: a ref

@@ -24,6 +24,19 @@ pub fn run(args: Args) -> i32 {
         Err(code) => return code,
     };
     let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
+    let state = args.state.for_pipeline(&args.file);
+    // A freeze covers every environment: lifting it needs none.
+    let thawed = match slipway_engine::freeze::thaw(&state, &pipeline.name.value) {
+        Ok(Some(freeze)) => {
+            eprintln!("lifted the freeze on `{}` ({freeze})", pipeline.name.value);
+            true
+        }
+        Ok(None) => false,
+        Err(e) => {
+            eprintln!("error: cannot lift the freeze on `{}`: {e}", pipeline.name.value);
+            return exit::USAGE;
+        }
+    };
     // Only `environment` names the lock: other params, required to run, are not needed here.
     let given = args.params.iter().rev().find_map(|p| p.strip_prefix("environment=")).map(str::to_owned);
     let declared = pipeline.params.iter().find(|(name, _)| name.as_str() == "environment");
@@ -31,6 +44,7 @@ pub fn run(args: Args) -> i32 {
         (Some(e), Some(_)) => Some(e),
         (None, Some((_, decl))) => match &decl.default {
             Some(d) => Some(d.value.clone()),
+            None if thawed => return exit::OK,
             None => {
                 eprintln!("error: the lock is per environment: pass `--param environment=NAME`");
                 return exit::USAGE;
@@ -43,7 +57,7 @@ pub fn run(args: Args) -> i32 {
         (None, None) => None,
     };
     let name = lock::lock_name(&pipeline.name.value, environment.as_deref());
-    match lock::unlock(&args.state.for_pipeline(&args.file), &name) {
+    match lock::unlock(&state, &name) {
         Ok(Some(holder)) => {
             eprintln!("broke deploy lock `{name}`, held by {holder}");
             if lock::pid_alive(holder.pid) && holder.host == lock::hostname() {

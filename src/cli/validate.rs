@@ -57,10 +57,17 @@ pub fn run(args: Args) -> i32 {
         let name = target.path.display().to_string();
         match files::read(&target.path) {
             Ok(Contents::Bytes(bytes)) if target.found => match check_found(&name, &bytes) {
-                Some(c) => checked.push(c),
+                Some(mut c) => {
+                    super::chatops_config::check_references(&mut c, &target.path);
+                    checked.push(c)
+                }
                 None => skipped += skip(&name),
             },
-            Ok(Contents::Bytes(bytes)) => checked.push(check_bytes(&name, &bytes)),
+            Ok(Contents::Bytes(bytes)) => {
+                let mut c = check_bytes(&name, &bytes);
+                super::chatops_config::check_references(&mut c, &target.path);
+                checked.push(c)
+            }
             Ok(Contents::TooLarge) if target.found && !found_looks_like_pipeline(&files::head(&target.path, 64 << 10)) => {
                 skipped += skip(&name)
             }

@@ -53,6 +53,7 @@ pub fn root() -> PathBuf {
 /// types, or checks they are current.
 fn schema(check: bool) -> Result<()> {
     generated("schemas/pipeline.schema.json", slipway_core::schema::pipeline_schema_json(), check)?;
+    generated("schemas/chatops.schema.json", slipway_core::schema::chatops_schema_json(), check)?;
     generated("docs/reference.md", slipway_core::reference::reference_markdown(), check)
 }
 

@@ -91,6 +91,9 @@ codes! {
     NotAPipeline = "not-a-pipeline": "the file belongs to another tool (GitHub Actions, GitLab CI, Docker Compose), not Slipway",
     TooManyDiagnostics = "too-many-diagnostics": "more problems of one kind than are shown; the rest are counted",
     RetryNeverFires = "retry-never-fires": "a shell stage's own `retry` can never fire for a failing command: it retries only timeouts and `retry_on_exit_codes`",
+    UnknownAlias = "unknown-alias": "a chat-ops `allow` or `confirm` rule names an alias the config does not define",
+    UnknownEnvironment = "unknown-environment": "a chat-ops rule names an environment none of its aliases deploys to",
+    AliasPipeline = "alias-pipeline": "a chat-ops alias names a pipeline file that is missing or invalid",
 }
 
 /// A secondary place that explains the primary one.

@@ -1,6 +1,7 @@
 //! Slipway's core: pipeline YAML -> spanned tree -> typed model -> validation with
 //! every diagnostic at once -> the stage DAG. No IO, no async.
 
+pub mod chatops;
 pub mod dag;
 pub mod decode;
 pub mod diagnostic;

@@ -3,6 +3,7 @@
 //! section and per stage kind, each kind's outputs, and a section for every type
 //! a field can have. Every field's description is its own doc comment, whole.
 
+mod chatops;
 pub(crate) mod examples;
 
 use serde_json::{Map, Value};
@@ -61,6 +62,7 @@ pub fn reference_markdown() -> String {
             doc.type_body(&mut out, def);
         }
     }
+    chatops::section(&mut out);
     out
 }
 

@@ -20,6 +20,17 @@ pub fn pipeline_schema_json() -> String {
     text
 }
 
+/// The chat-ops config's schema (`slipway serve --config`), as checked in.
+pub fn chatops_schema_json() -> String {
+    let mut generator = SchemaGenerator::new(SchemaSettings::draft07());
+    let mut schema = generator.root_schema_for::<crate::chatops::ChatOps>();
+    schema.insert("$id".into(), "https://slipway.dev/schemas/chatops.schema.json".into());
+    schema.insert("title".into(), "Slipway chat-ops config".into());
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
 impl JsonSchema for Stage {
     fn schema_name() -> std::borrow::Cow<'static, str> {
         "Stage".into()
@@ -148,6 +159,12 @@ mod tests {
             SlackSink,
             TeamsSink,
             MattermostSink,
+            crate::chatops::ChatOps,
+            crate::chatops::SlackSettings,
+            crate::chatops::MattermostSettings,
+            crate::chatops::Alias,
+            crate::chatops::AllowRule,
+            crate::chatops::ConfirmRule,
         );
     }
 

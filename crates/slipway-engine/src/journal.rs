@@ -43,6 +43,10 @@ pub struct RunMeta {
     /// started: `slipway report` draws the run's DAG from the journal alone.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub needs: BTreeMap<String, Vec<String>>,
+    /// What started the run when not a person at a terminal or CI: `chat` for
+    /// `slipway serve` (whose runs record the chat user as `user`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<String>,
 }
 
 impl RunMeta {
@@ -526,6 +530,7 @@ mod tests {
             started_at: "t".into(),
             masked_params: Vec::new(),
             needs: BTreeMap::new(),
+            trigger: None,
         }
     }
 

@@ -7,6 +7,7 @@ pub mod context;
 pub mod digest;
 pub mod event;
 pub mod fuzzing;
+pub mod freeze;
 pub mod journal;
 pub mod lock;
 pub mod private;

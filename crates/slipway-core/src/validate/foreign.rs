@@ -88,6 +88,13 @@ pub fn is_pipeline(root: &Node) -> bool {
     (find(top, "version").is_some() || find(top, "stages").is_some()) && recognise(root).is_none()
 }
 
+/// Whether a document is a chat-ops config (`slipway serve`): a top-level
+/// `aliases` key and no `stages`.
+pub fn is_chatops(root: &Node) -> bool {
+    let top = entries(root);
+    find(top, "aliases").is_some() && find(top, "stages").is_none()
+}
+
 /// For text that does not parse as YAML: whether a line starts with a
 /// `version:` or `stages:` key, as a pipeline's top level does. Such a file is
 /// probably a broken pipeline and worth its errors; other YAML that does not

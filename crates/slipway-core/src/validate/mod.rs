@@ -12,6 +12,8 @@ use crate::dag::Dag;
 use crate::decode::Decoder;
 use std::collections::{BTreeMap, HashMap};
 
+use crate::chatops::ChatOps;
+use crate::decode::Decode;
 use crate::diagnostic::{Code, Diagnostic, Severity};
 use crate::model::Pipeline;
 use crate::source::{SourceFile, Span};
@@ -23,6 +25,9 @@ pub struct Checked {
     pub file: SourceFile,
     /// The decoded model. Trust it only when [`Checked::is_valid`].
     pub pipeline: Option<Pipeline>,
+    /// The decoded chat-ops config, when the file is one (a top-level `aliases`
+    /// key): `slipway serve` reads it, `validate` checks it like a pipeline.
+    pub chatops: Option<ChatOps>,
     pub dag: Dag,
     pub diagnostics: Vec<Diagnostic>,
     /// Problems found but not listed (past [`MAX_PER_CODE`] of one code); each such
@@ -43,7 +48,7 @@ impl Checked {
 
     fn tallied(file: SourceFile, pipeline: Option<Pipeline>, dag: Dag, mut diagnostics: Vec<Diagnostic>, tally: Tally) -> Self {
         let (omitted_errors, omitted_warnings) = tally.finish(&mut diagnostics);
-        Checked { file, pipeline, dag, diagnostics, omitted_errors, omitted_warnings }
+        Checked { file, pipeline, chatops: None, dag, diagnostics, omitted_errors, omitted_warnings }
     }
 
     /// A file that is larger than Slipway reads, known from its first bytes.
@@ -67,6 +72,11 @@ impl Checked {
 
     pub fn is_valid(&self) -> bool {
         self.pipeline.is_some() && !self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    /// Whether the file is a chat-ops config without errors.
+    pub fn is_valid_chatops(&self) -> bool {
+        self.chatops.is_some() && !self.diagnostics.iter().any(Diagnostic::is_error)
     }
 
     pub fn errors(&self) -> usize {
@@ -162,6 +172,16 @@ fn check_text(path: &str, text: &str, origin: Origin) -> Option<Checked> {
             return Some(Checked::new(file, None, Dag::default(), diagnostics));
         }
     };
+    if foreign::is_chatops(&root) {
+        let mut cx = Decoder::new();
+        let chatops = ChatOps::decode(&root, &mut cx);
+        diagnostics.append(&mut cx.diagnostics);
+        if let Some(c) = &chatops {
+            crate::chatops::check(c, root.span, &mut diagnostics);
+        }
+        let checked = Checked::new(file, None, Dag::default(), diagnostics);
+        return Some(Checked { chatops, ..checked });
+    }
     if let Some((tool, span)) = foreign::recognise(&root) {
         if origin == Origin::Found {
             return None;
