@@ -181,8 +181,30 @@ fn spawn(cmd: &mut Command, vars: &[(String, String)], workdir: &Path, stdin: St
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
-        .kill_on_drop(true)
-        .spawn()
+        .kill_on_drop(true);
+    die_with_runner(cmd).spawn()
+}
+
+/// Has the kernel kill the command when the thread that started it (the run's
+/// only thread) dies, even by `kill -9`: a deploy lock freed by a crashed runner
+/// has no command still running behind it, and a stage's command runs at most
+/// once at a time.
+pub(crate) fn die_with_runner(cmd: &mut Command) -> &mut Command {
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: the closure runs in the child between fork and exec and calls only
+    // async-signal-safe functions (prctl, getppid, _exit).
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The runner died before the signal was armed: nobody will send it.
+            if libc::getppid() != parent {
+                libc::_exit(137);
+            }
+            Ok(())
+        })
+    }
 }
 
 /// A line longer than this is shown in pieces of this size: memory stays bounded
