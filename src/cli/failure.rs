@@ -61,6 +61,7 @@ reasons! {
     JournalUnwritable = "journal-unwritable", exit::USAGE;
     PipelineRenamed = "pipeline-renamed", exit::INVALID;
     ResumeRefused = "resume-refused", exit::INVALID;
+    StateUnavailable = "state-unavailable", exit::USAGE;
 }
 
 /// A run that stopped before it started.

@@ -12,6 +12,7 @@ mod rollback;
 mod run;
 mod runs;
 mod schema;
+mod state;
 mod style;
 mod unlock;
 mod validate;
@@ -97,6 +98,9 @@ pub enum Command {
     /// Switch a deploy stage's hosts back to their previous release.
     #[command(after_help = help::ROLLBACK)]
     Rollback(rollback::Args),
+    /// Manage the shared state database (`--state-url`).
+    #[command(after_help = help::STATE)]
+    State(state::Args),
 }
 
 pub fn run(cli: Cli) -> i32 {
@@ -118,6 +122,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Runs(args) => runs::run(args),
         Command::Unlock(args) => unlock::run(args),
         Command::Rollback(args) => rollback::run(args),
+        Command::State(args) => state::run(args),
     }
 }
 

@@ -198,6 +198,7 @@ fn take_lock(
         host: lock::hostname(),
         pid: std::process::id(),
         started_at: rfc3339(now_secs()),
+        ci_job: lock::ci_job_url(),
     };
     match lock::acquire(state, &name, &me, wait) {
         Ok(l) => {

@@ -8,10 +8,11 @@ use slipway_core::Checked;
 use slipway_engine::context::{RunInfo, resolve_params};
 use slipway_engine::digest::digests;
 use slipway_engine::event::RunStatus;
-use slipway_engine::journal::{Journal, JournalHistory, Replay, RunMeta, replay_dir};
+use slipway_engine::journal::{Replay, RunMeta};
 use slipway_engine::lock::{self, Holder, LockError};
 use slipway_engine::runid::{new_run_id, now_secs, rfc3339};
 use slipway_engine::secrets::{Masker, resolve};
+use slipway_engine::state::{HeldLock, State};
 use slipway_engine::{PlannedStage, RunOptions};
 use slipway_stages::{Live, Planning, unsupported_stages};
 use tokio::sync::{mpsc, watch};
@@ -28,6 +29,11 @@ pub struct StateArgs {
     /// one, beside the pipeline file.
     #[arg(long, env = "SLIPWAY_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Keep the deploy lock, the journal and run history in PostgreSQL, shared
+    /// by every runner: `postgres://USER:PASSWORD@HOST:5432/DB` (`?sslmode=require`
+    /// for TLS). The state folder then keeps only per-machine things.
+    #[arg(long, env = "SLIPWAY_STATE_URL", value_name = "URL", hide_env_values = true)]
+    pub state_url: Option<String>,
 }
 
 impl StateArgs {
@@ -184,15 +190,15 @@ fn planned(args: PlanArgs) -> Result<i32, Failure> {
         }
         (false, _) => placeholders(),
     };
-    let masker = Masker::new(secrets.values().map(String::as_str).filter(|v| *v != "***"));
+    let password = args.state.url().ok().flatten().and_then(|u| u.password().map(str::to_owned));
+    let masker = Masker::new(secrets.values().map(String::as_str).filter(|v| *v != "***").chain(password.as_deref()));
     super::log_mask::mask_with(&masker);
     let live = args.live_reads.then(|| Live::with_state_dir(&args.state.for_pipeline(&args.file), true));
-    let history = args.live_reads.then(|| JournalHistory {
-        state_dir: args.state.for_pipeline(&args.file),
-        pipeline: pipeline.name.value.clone(),
-        environment: params.get("environment").map(|e| masker.mask(e)),
-        current_run: String::new(),
-    });
+    let store = match args.live_reads {
+        true => Some(args.state.open(&args.state.for_pipeline(&args.file)).map_err(|f| f.file(&args.file))?),
+        false => None,
+    };
+    let history = store.as_ref().map(|s| s.history(&pipeline.name.value, params.get("environment").map(|e| masker.mask(e)), ""));
     let (_cancel_tx, cancel) = watch::channel(false);
     let (events, _rx) = mpsc::unbounded_channel();
     let opts = RunOptions {
@@ -216,7 +222,7 @@ fn planned(args: PlanArgs) -> Result<i32, Failure> {
         abort: cancel,
         events,
         journal: None,
-        history: history.as_ref().map(|h| h as &dyn slipway_engine::runtime::History),
+        history: history.as_deref(),
     };
     let planned: Vec<PlannedStage> = runtime().block_on(slipway_engine::plan(
         pipeline,
@@ -250,6 +256,7 @@ fn started(args: RunArgs) -> Result<i32, Failure> {
     let (checked, params) = load_with_params(&args.file, &args.params, args.exec.limit.as_deref())?;
     let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
     let file = std::fs::canonicalize(&args.file).unwrap_or(args.file.clone());
+    let root = project_root_of(&file);
     let meta = RunMeta {
         run_id: new_run_id(),
         pipeline: pipeline.name.value.clone(),
@@ -261,11 +268,14 @@ fn started(args: RunArgs) -> Result<i32, Failure> {
         pid: std::process::id(),
         started_at: rfc3339(now_secs()),
         masked_params: Vec::new(),
+        file_in_project: file.strip_prefix(&root).ok().map(|p| p.display().to_string()),
+        file_hash: std::fs::read(&file).ok().map(|b| slipway_engine::digest::content_digest(&b)),
     };
     let x = &args.exec;
     let state = x.state.for_pipeline(&file);
-    let prepared = prepare(&checked, &meta, x.wait_lock.as_deref(), &state)?;
-    execute(&checked, meta, None, prepared, x, &state)
+    let store = x.state.open(&state).map_err(|f| f.file(&file))?;
+    let prepared = prepare(&checked, &meta, x.wait_lock.as_deref(), &*store, &x.state)?;
+    execute(&checked, meta, None, prepared, x, &state, &*store)
 }
 
 pub fn resume(args: ResumeArgs) -> i32 {
@@ -276,14 +286,15 @@ pub fn resume(args: ResumeArgs) -> i32 {
 fn resumed(args: ResumeArgs) -> Result<i32, Failure> {
     let x = &args.exec;
     let state = &x.state.resolve(Path::new("."));
-    let meta = match Journal::meta(state, &args.run_id) {
+    let store = x.state.open(state)?;
+    let meta = match store.meta(&args.run_id) {
         Ok(meta) => match &args.file {
             // Recorded absolute, as `run` records it, so the next resume finds it too.
             Some(f) => RunMeta { file: std::path::absolute(f).unwrap_or_else(|_| f.clone()).display().to_string(), ..meta },
-            None => meta,
+            None => found_elsewhere(meta),
         },
         Err(e) => {
-            let message = format!("cannot open run `{}` under {}: {e}", args.run_id, state.display());
+            let message = format!("cannot open run `{}` under {}: {e}", args.run_id, store.describe());
             return Err(Failure::new(Why::RunNotFound, message).help("`slipway runs` lists the runs there"));
         }
     };
@@ -305,7 +316,6 @@ fn resumed(args: ResumeArgs) -> Result<i32, Failure> {
     }
     // A run that ended well needs nothing (not even its secrets): a finished run
     // records nothing more, so this read needs no lock.
-    let run_dir = Journal::runs_dir(state).join(&meta.run_id);
     let nothing_to_do = |done: &Replay| {
         let succeeded = done.finished == Some(RunStatus::Succeeded);
         if succeeded {
@@ -313,13 +323,13 @@ fn resumed(args: ResumeArgs) -> Result<i32, Failure> {
         }
         succeeded
     };
-    if replay_dir(&run_dir).is_ok_and(|done| nothing_to_do(&done)) {
+    if store.replay(&meta.run_id).is_ok_and(|done| nothing_to_do(&done)) {
         return Ok(exit::OK);
     }
     // Take the lock before reading what the run did: the run itself may still be
     // going, and what it records until it ends must not be repeated.
-    let prepared = prepare(&checked, &meta, x.wait_lock.as_deref(), state)?;
-    let done = replay_dir(&run_dir).map_err(|e| {
+    let prepared = prepare(&checked, &meta, x.wait_lock.as_deref(), &*store, &x.state)?;
+    let done = store.replay(&meta.run_id).map_err(|e| {
         Failure::new(Why::JournalUnreadable, format!("cannot read the journal of run {}: {e}", meta.run_id))
             .file(file)
             .help(format!("without its journal a run cannot be resumed: start a new one with `slipway run {}`", meta.file))
@@ -352,7 +362,29 @@ fn resumed(args: ResumeArgs) -> Result<i32, Failure> {
     // Stages that succeeded before but run again get an idempotency key of their own.
     let reruns = done.successes.iter().filter(|(id, _)| !reuse.contains_key(*id)).map(|(id, n)| (id.clone(), *n)).collect();
     let meta = RunMeta { pid: std::process::id(), digests: now, ..meta };
-    execute(&checked, meta, Some(Resumed { reuse, reruns }), prepared, x, state)
+    execute(&checked, meta, Some(Resumed { reuse, reruns }), prepared, x, state, &*store)
+}
+
+/// A run started in another checkout (another CI runner): its pipeline file,
+/// by its path in the project, here, when the recorded one is not on this machine.
+fn found_elsewhere(meta: RunMeta) -> RunMeta {
+    if Path::new(&meta.file).exists() {
+        return meta;
+    }
+    let Some(rel) = &meta.file_in_project else { return meta };
+    let here = project_root(Path::new(".")).join(rel);
+    if !here.exists() {
+        return meta;
+    }
+    let same = std::fs::read(&here).ok().map(|b| slipway_engine::digest::content_digest(&b)) == meta.file_hash;
+    if !same {
+        eprintln!(
+            "warning: {} differs from the pipeline run {} started with; resume checks what is left to run",
+            here.display(),
+            meta.run_id
+        );
+    }
+    RunMeta { file: here.display().to_string(), ..meta }
 }
 
 /// Values the journal kept only masked (they held secret text), which a resumed
@@ -420,10 +452,10 @@ struct Resumed {
 struct Prepared {
     secrets: BTreeMap<String, String>,
     masker: Masker,
-    lock: lock::DeployLock,
+    lock: Box<dyn HeldLock>,
 }
 
-fn prepare(checked: &Checked, meta: &RunMeta, wait_lock: Option<&str>, state: &Path) -> Result<Prepared, Failure> {
+fn prepare(checked: &Checked, meta: &RunMeta, wait_lock: Option<&str>, store: &dyn State, args: &StateArgs) -> Result<Prepared, Failure> {
     let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
     let file = Path::new(&meta.file);
     let unsupported = unsupported_stages(pipeline);
@@ -435,7 +467,9 @@ fn prepare(checked: &Checked, meta: &RunMeta, wait_lock: Option<&str>, state: &P
     }
     let secrets = resolve(pipeline, file.parent().unwrap_or(Path::new("."))).map_err(|e| Failure::secret(e).file(file))?;
     let masker = Masker::new(secrets.values().map(String::as_str));
-    super::log_mask::mask_with(&masker);
+    // The state URL's password is masked in logs and output as secrets are.
+    let password = args.url().ok().flatten().and_then(|u| u.password().map(str::to_owned));
+    super::log_mask::mask_with(&Masker::new(secrets.values().map(String::as_str).chain(password.as_deref())));
     let wait = wait_lock.map(humantime::parse_duration).transpose().map_err(|e| {
         let message = format!("--wait-lock={}: not a duration ({e}): write it like 30s, 10m or 1h", wait_lock.unwrap_or_default());
         Failure::new(Why::InvalidArgument, message).file(file)
@@ -447,8 +481,9 @@ fn prepare(checked: &Checked, meta: &RunMeta, wait_lock: Option<&str>, state: &P
         host: meta.host.clone(),
         pid: meta.pid,
         started_at: meta.started_at.clone(),
+        ci_job: lock::ci_job_url(),
     };
-    let lock = lock::acquire(state, &lock_name, &me, wait).map_err(|e| {
+    let lock = store.acquire(&lock_name, &me, wait).map_err(|e| {
         let (why, help) = match e {
             LockError::Timeout { .. } => {
                 (Why::DeployLockTimeout, "wait longer, e.g. `--wait-lock=2h` (`--wait-lock` alone waits up to 1h)".to_owned())
@@ -465,13 +500,13 @@ fn prepare(checked: &Checked, meta: &RunMeta, wait_lock: Option<&str>, state: &P
         };
         Failure::new(why, e.to_string()).file(file).help(help)
     })?;
-    if let Some(stale) = &lock.took_over {
+    if let Some(stale) = lock.took_over() {
         // Its process is gone; what it started may not be: a deploy command of the
         // dead run can still be going. Nothing starts beside it.
-        let left = replay_dir(&Journal::runs_dir(state).join(&stale.run_id)).map(|r| r.commands_still_running()).unwrap_or_default();
+        let left = store.replay(&stale.run_id).map(|r| r.commands_still_running()).unwrap_or_default();
         if !left.is_empty() {
             let message = format!("deploy lock `{lock_name}` was held by {stale}, which is gone, but its commands still run:");
-            lock.put_back();
+            HeldLock::put_back(lock);
             return Err(commands_left(Failure::new(Why::CommandsStillRunning, message).file(file), &left));
         }
         eprintln!("warning: took over the stale deploy lock `{lock_name}` of {stale}: that process is gone");
@@ -486,6 +521,7 @@ fn execute(
     prepared: Prepared,
     x: &ExecArgs,
     state: &Path,
+    store: &dyn State,
 ) -> Result<i32, Failure> {
     let (max_parallel, format) = (x.max_parallel, x.format);
     let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
@@ -494,22 +530,17 @@ fn execute(
     let params: BTreeMap<String, String> = meta.params.iter().map(|(k, v)| (k.clone(), masker.mask(v))).collect();
     let masked_params = params.iter().filter(|(k, v)| meta.params.get(*k) != Some(*v)).map(|(k, _)| k.clone()).collect();
     let stored = RunMeta { params, masked_params, ..meta.clone() };
-    let history = JournalHistory {
-        state_dir: state.to_path_buf(),
-        pipeline: stored.pipeline.clone(),
-        environment: stored.params.get("environment").cloned(),
-        current_run: stored.run_id.clone(),
-    };
+    let history = store.history(&stored.pipeline, stored.params.get("environment").cloned(), &stored.run_id);
     let resuming = resumed.is_some();
-    let journal = if resuming {
-        Journal::reopen(state, &meta.run_id, masker.clone()).map(|(j, _)| j).and_then(|j| j.update_meta(&stored).map(|_| j))
-    } else {
-        Journal::create(state, &stored, masker.clone())
+    let journal = match resuming {
+        true => store.reopen(&stored, masker.clone(), &*held),
+        false => store.create(&stored, masker.clone(), &*held),
     };
     let mut journal = journal.map_err(|e| {
-        Failure::new(Why::JournalUnwritable, format!("cannot write the run journal under {}: {e}", state.display()))
+        Failure::new(Why::JournalUnwritable, format!("cannot write the run journal under {}: {e}", store.describe()))
             .file(Path::new(&meta.file))
     })?;
+    let lost = held.lost();
     let (reuse, reruns) = resumed.map(|r| (r.reuse, r.reruns)).unwrap_or_default();
     let rt = runtime();
     let (cancel_tx, cancel) = watch::channel(false);
@@ -517,6 +548,9 @@ fn execute(
     let (events, rx) = mpsc::unbounded_channel();
     let run_id = meta.run_id.clone();
     let outcome = rt.block_on(async {
+        if let Some(lost) = lost {
+            tokio::spawn(lock_lost(lost.subscribe(), cancel_tx.clone(), abort_tx.clone()));
+        }
         tokio::spawn(interrupts(cancel_tx, abort_tx));
         let reporter = tokio::spawn(report(rx, format));
         let opts = RunOptions {
@@ -540,8 +574,8 @@ fn execute(
             cancel,
             abort,
             events,
-            journal: Some(&mut journal),
-            history: Some(&history),
+            journal: Some(&mut *journal),
+            history: Some(&*history),
         };
         let outcome = slipway_engine::execute(pipeline, &checked.dag, &Live::with_state_dir(state, false), opts).await;
         let summary = reporter.await.unwrap_or_default();
@@ -553,6 +587,7 @@ fn execute(
     if format == OutputFormat::Human {
         // `resume` looks for the state from where it is started: name it when that would miss it.
         let resume = match x.state.state_dir.is_none() && x.state.resolve(Path::new(".")) == state {
+            _ if store.is_shared() => format!("slipway resume {run_id} (with the same --state-url)"),
             true => format!("slipway resume {run_id}"),
             false => format!("slipway resume {run_id} --state-dir {}", state.display()),
         };
@@ -567,6 +602,17 @@ fn execute(
         RunStatus::Interrupted => exit::INTERRUPTED,
         _ => exit::INVALID,
     })
+}
+
+/// A lock lost while the run holds it (its database session ended, or another
+/// run took it over): nothing may run on, not even `always` stages, since
+/// another run may be deploying now.
+async fn lock_lost(mut lost: watch::Receiver<bool>, cancel: watch::Sender<bool>, abort: watch::Sender<bool>) {
+    if lost.wait_for(|l| *l).await.is_ok() {
+        eprintln!("error: lost the deploy lock (the state database session ended or another run took it over): stopping the run");
+        let _ = cancel.send(true);
+        let _ = abort.send(true);
+    }
 }
 
 /// First SIGINT/SIGTERM: stop scheduling, cancel running stages, still run

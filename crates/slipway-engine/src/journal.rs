@@ -16,7 +16,7 @@ use crate::event::{Event, RunStatus, StageStatus};
 use crate::runtime::{BoxFuture, History, Outputs};
 use crate::secrets::Masker;
 
-mod cap;
+pub mod cap;
 pub use cap::STAGE_LOG_CAP;
 
 /// What was run: written when the run starts, rewritten when it is resumed.
@@ -36,6 +36,12 @@ pub struct RunMeta {
     /// Params that held secret text: `params` keeps them masked.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub masked_params: Vec<String>,
+    /// The pipeline file relative to the project root, and its content's hash:
+    /// how a resume in another checkout (another CI runner) finds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_in_project: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_hash: Option<String>,
 }
 
 pub struct Journal {
@@ -262,6 +268,15 @@ pub struct Replay {
 }
 
 impl Replay {
+    /// What a stream of events says happened (a journal kept elsewhere than in files).
+    pub fn from_events(events: impl IntoIterator<Item = Event>) -> Replay {
+        let mut r = Replay::default();
+        for e in events {
+            r.apply(&e);
+        }
+        r
+    }
+
     /// Commands of stages that never finished and still run on this machine:
     /// (stage, process group).
     pub fn commands_still_running(&self) -> Vec<(String, u32)> {
@@ -344,6 +359,9 @@ pub struct RunSummary {
     pub started_at: String,
     pub user: String,
     pub stages: String,
+    /// When a run kept in a shared state last said it was alive (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<String>,
 }
 
 /// Every run under the state folder, newest first.
@@ -365,6 +383,7 @@ fn summarize(dir: &Path) -> (u64, RunSummary) {
         started_at: "?".into(),
         user: "?".into(),
         stages: why,
+        last_seen: None,
     };
     let meta = match read_meta(dir) {
         Ok(meta) => meta,
@@ -387,6 +406,7 @@ fn summarize(dir: &Path) -> (u64, RunSummary) {
         started_at: meta.started_at,
         user: meta.user,
         stages: format!("{done}/{} succeeded", meta.digests.len()),
+        last_seen: None,
     };
     // Run ids name the second only: the first event has the millisecond.
     (r.started_ms.unwrap_or(0), summary)
@@ -472,6 +492,8 @@ mod tests {
             pid: u32::MAX,
             started_at: "t".into(),
             masked_params: Vec::new(),
+            file_in_project: None,
+            file_hash: None,
         }
     }
 

@@ -14,6 +14,7 @@ pub mod runid;
 pub mod runtime;
 pub mod scheduler;
 pub mod secrets;
+pub mod state;
 
 pub use event::{Event, StageStatus};
 pub use runtime::{Effect, ErrorClass, Outputs, StageEnv, StageError, StagePlan};
