@@ -255,9 +255,31 @@ fn a_run_rides_out_a_database_restart_or_stops_resumably_with_no_event_lost_or_r
     assert_eq!(stored, shown.join(","), "{}", stderr(&out));
     let numbers = pg.psql(&format!("SELECT count(*) = max(seq) FROM slipway_events WHERE run_id = '{id}'"));
     assert_eq!(numbers, "t", "event numbers have no gap");
+    eprintln!("restart: the run {} ({})", if out.status.success() { "rode it out" } else { "stopped" }, stderr(&out).trim());
     if !out.status.success() {
         let resumed = slipway(&a, &url, &["resume", &id]);
         assert!(resumed.status.success(), "{}", stderr(&resumed));
     }
     assert_eq!(lines(&log), ["s1", "s2", "s3", "s4"], "every stage ran once");
+}
+
+#[test]
+fn state_migrate_creates_the_versioned_tables_once_and_a_bad_url_runs_nothing() {
+    let pg = PgServer::start();
+    let url = pg.url();
+    let a = runner("pg-ma", "version: 1\nname: m\nstages:\n  s: { kind: shell, run: 'touch ran' }\n");
+    let first = slipway(&a, &url, &["state", "migrate"]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(stderr(&first).contains("applied schema version(s) 1") && stderr(&first).contains("slipway:***@"), "{}", stderr(&first));
+    let again = slipway(&a, &url, &["state", "migrate"]);
+    assert!(stderr(&again).contains("is up to date"), "{}", stderr(&again));
+    assert_eq!(pg.psql("SELECT string_agg(version::text, ',') FROM slipway_schema"), "1");
+    // Not a PostgreSQL URL, or one whose password is wrong: named, masked, and nothing runs.
+    for bad in ["mysql://u:hunter22@127.0.0.1/db".to_owned(), url.replace(PASSWORD, "hunter22")] {
+        let out = a.command(&["run", "p.yaml", "--format", "json", "--state-url", &bad]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+        assert!(text.contains("state-unavailable") && !text.contains("hunter22"), "{text}");
+        assert!(!a.path("ran").exists());
+    }
 }
