@@ -89,6 +89,7 @@ pub fn run(args: Args) -> i32 {
         Ok(l) => l,
         Err(code) => return code,
     };
+    slipway_stages::set_commands_die_with_runner(store.is_shared());
     let info =
         RunInfo { id: run_id.clone(), user: lock::username(), trigger: "rollback".into(), started_at: rfc3339(now_secs()), dry_run: false };
     let renderer = Renderer::new();

@@ -291,7 +291,7 @@ fn resumed(args: ResumeArgs) -> Result<i32, Failure> {
         Ok(meta) => match &args.file {
             // Recorded absolute, as `run` records it, so the next resume finds it too.
             Some(f) => RunMeta { file: std::path::absolute(f).unwrap_or_else(|_| f.clone()).display().to_string(), ..meta },
-            None => found_elsewhere(meta),
+            None => super::state::found_elsewhere(meta),
         },
         Err(e) => {
             let message = format!("cannot open run `{}` under {}: {e}", args.run_id, store.describe());
@@ -363,28 +363,6 @@ fn resumed(args: ResumeArgs) -> Result<i32, Failure> {
     let reruns = done.successes.iter().filter(|(id, _)| !reuse.contains_key(*id)).map(|(id, n)| (id.clone(), *n)).collect();
     let meta = RunMeta { pid: std::process::id(), digests: now, ..meta };
     execute(&checked, meta, Some(Resumed { reuse, reruns }), prepared, x, state, &*store)
-}
-
-/// A run started in another checkout (another CI runner): its pipeline file,
-/// by its path in the project, here, when the recorded one is not on this machine.
-fn found_elsewhere(meta: RunMeta) -> RunMeta {
-    if Path::new(&meta.file).exists() {
-        return meta;
-    }
-    let Some(rel) = &meta.file_in_project else { return meta };
-    let here = project_root(Path::new(".")).join(rel);
-    if !here.exists() {
-        return meta;
-    }
-    let same = std::fs::read(&here).ok().map(|b| slipway_engine::digest::content_digest(&b)) == meta.file_hash;
-    if !same {
-        eprintln!(
-            "warning: {} differs from the pipeline run {} started with; resume checks what is left to run",
-            here.display(),
-            meta.run_id
-        );
-    }
-    RunMeta { file: here.display().to_string(), ..meta }
 }
 
 /// Values the journal kept only masked (they held secret text), which a resumed
@@ -541,6 +519,8 @@ fn execute(
             .file(Path::new(&meta.file))
     })?;
     let lost = held.lost();
+    // Another machine may resume or take over: it cannot wait for this one's processes.
+    slipway_stages::set_commands_die_with_runner(store.is_shared());
     let (reuse, reruns) = resumed.map(|r| (r.reuse, r.reruns)).unwrap_or_default();
     let rt = runtime();
     let (cancel_tx, cancel) = watch::channel(false);
@@ -549,7 +529,7 @@ fn execute(
     let run_id = meta.run_id.clone();
     let outcome = rt.block_on(async {
         if let Some(lost) = lost {
-            tokio::spawn(lock_lost(lost.subscribe(), cancel_tx.clone(), abort_tx.clone()));
+            tokio::spawn(super::state::lock_lost(lost.subscribe(), cancel_tx.clone(), abort_tx.clone()));
         }
         tokio::spawn(interrupts(cancel_tx, abort_tx));
         let reporter = tokio::spawn(report(rx, format));
@@ -602,17 +582,6 @@ fn execute(
         RunStatus::Interrupted => exit::INTERRUPTED,
         _ => exit::INVALID,
     })
-}
-
-/// A lock lost while the run holds it (its database session ended, or another
-/// run took it over): nothing may run on, not even `always` stages, since
-/// another run may be deploying now.
-async fn lock_lost(mut lost: watch::Receiver<bool>, cancel: watch::Sender<bool>, abort: watch::Sender<bool>) {
-    if lost.wait_for(|l| *l).await.is_ok() {
-        eprintln!("error: lost the deploy lock (the state database session ended or another run took it over): stopping the run");
-        let _ = cancel.send(true);
-        let _ = abort.send(true);
-    }
 }
 
 /// First SIGINT/SIGTERM: stop scheduling, cancel running stages, still run

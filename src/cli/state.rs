@@ -5,9 +5,11 @@
 
 use std::path::Path;
 
+use slipway_engine::journal::RunMeta;
 use slipway_engine::secrets::Masker;
 use slipway_engine::state::{FileState, State};
 use slipway_pgstate::{PgState, StateUrl};
+use tokio::sync::watch;
 
 use super::exit;
 use super::failure::{Failure, Why};
@@ -81,5 +83,38 @@ pub fn run(args: Args) -> i32 {
         Err(e) => Failure::new(Why::StateUnavailable, format!("cannot migrate the state database {}: {e}", url.masked()))
             .help(URL_HELP)
             .report(Default::default()),
+    }
+}
+
+/// A run started in another checkout (another CI runner): its pipeline file,
+/// by its path in the project, here, when the recorded one is not on this machine.
+pub(super) fn found_elsewhere(meta: RunMeta) -> RunMeta {
+    if Path::new(&meta.file).exists() {
+        return meta;
+    }
+    let Some(rel) = &meta.file_in_project else { return meta };
+    let here = super::run::project_root(Path::new(".")).join(rel);
+    if !here.exists() {
+        return meta;
+    }
+    let same = std::fs::read(&here).ok().map(|b| slipway_engine::digest::content_digest(&b)) == meta.file_hash;
+    if !same {
+        eprintln!(
+            "warning: {} differs from the pipeline run {} started with; resume checks what is left to run",
+            here.display(),
+            meta.run_id
+        );
+    }
+    RunMeta { file: here.display().to_string(), ..meta }
+}
+
+/// A lock lost while the run holds it (its database session ended, or another
+/// run took it over): nothing may run on, not even `always` stages, since
+/// another run may be deploying now.
+pub(super) async fn lock_lost(mut lost: watch::Receiver<bool>, cancel: watch::Sender<bool>, abort: watch::Sender<bool>) {
+    if lost.wait_for(|l| *l).await.is_ok() {
+        eprintln!("error: lost the deploy lock (the state database session ended or another run took it over): stopping the run");
+        let _ = cancel.send(true);
+        let _ = abort.send(true);
     }
 }

@@ -202,6 +202,10 @@ fn a_paused_holder_whose_lock_was_forced_away_records_nothing_more_and_stops() {
     let old = spawn(&a, &url, &["run", "p.yaml"]);
     let old_id = run_with_status(&b, &url, "running");
     signal(&old, libc::SIGSTOP);
+    // Without `--force`, a live holder's lock is not broken.
+    let refused = slipway(&b, &url, &["unlock", "p.yaml"]);
+    assert_eq!(refused.status.code(), Some(75), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains(&old_id) && stderr(&refused).contains("--force"), "{}", stderr(&refused));
     let forced = slipway(&b, &url, &["unlock", "p.yaml", "--force"]);
     assert!(forced.status.success(), "{}", stderr(&forced));
     assert!(stderr(&forced).contains("terminated the database session") && stderr(&forced).contains(&old_id), "{}", stderr(&forced));

@@ -18,6 +18,7 @@ use slipway_engine::runtime::{BoxFuture, Planner, Planners, Runner, Runners, Sta
 use kinds::{audit_ticket, changelog, converge, deploy, http, marker, migrate, notify, shell};
 
 pub use caps::HttpCap;
+pub use process::set_commands_die_with_runner;
 pub use transport::Fleet;
 
 /// Every kind's planner.

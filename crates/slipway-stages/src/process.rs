@@ -4,6 +4,7 @@
 
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use slipway_engine::runtime::{StageEnv, StageError};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
@@ -185,11 +186,26 @@ fn spawn(cmd: &mut Command, vars: &[(String, String)], workdir: &Path, stdin: St
     die_with_runner(cmd).spawn()
 }
 
-/// Has the kernel kill the command when the thread that started it (the run's
-/// only thread) dies, even by `kill -9`: a deploy lock freed by a crashed runner
-/// has no command still running behind it, and a stage's command runs at most
-/// once at a time.
+/// Whether commands die with their runner (see [`die_with_runner`]).
+static DIE_WITH_RUNNER: AtomicBool = AtomicBool::new(false);
+
+/// Makes the commands started from now on die with their runner: for a state
+/// shared by many machines (PostgreSQL), where a run resumed or started
+/// elsewhere cannot see this machine's processes. With the file state, a
+/// crashed run's commands may finish (a migration records itself) and
+/// `resume` waits for them instead.
+pub fn set_commands_die_with_runner(on: bool) {
+    DIE_WITH_RUNNER.store(on, Ordering::Relaxed);
+}
+
+/// When set (see [`set_commands_die_with_runner`]), has the kernel kill the
+/// command when the thread that started it (the run's only thread) dies, even
+/// by `kill -9`: a deploy lock freed by a crashed runner has no command still
+/// running behind it, and a stage's command runs at most once at a time.
 pub(crate) fn die_with_runner(cmd: &mut Command) -> &mut Command {
+    if !DIE_WITH_RUNNER.load(Ordering::Relaxed) {
+        return cmd;
+    }
     let parent = std::process::id() as libc::pid_t;
     // SAFETY: the closure runs in the child between fork and exec and calls only
     // async-signal-safe functions (prctl, getppid, _exit).
