@@ -287,3 +287,48 @@ fn state_migrate_creates_the_versioned_tables_once_and_a_bad_url_runs_nothing() 
         assert!(!a.path("ran").exists());
     }
 }
+
+#[test]
+fn a_changelog_on_one_runner_starts_where_the_last_good_run_on_another_ended() {
+    let pg = PgServer::start();
+    let url = pg.url();
+    let shared = Sandbox::new("pg-changelog-repo");
+    let repo = shared.path("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args(args)
+            .current_dir(&repo)
+            .env("GIT_AUTHOR_NAME", "T")
+            .env("GIT_AUTHOR_EMAIL", "t@acme.test")
+            .env("GIT_COMMITTER_NAME", "T")
+            .env("GIT_COMMITTER_EMAIL", "t@acme.test")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    git(&["init", "-q", "--initial-branch=main"]);
+    let shas: Vec<String> = (0..5)
+        .map(|i| {
+            git(&["commit", "-q", "--allow-empty", "-m", &format!("change {i}")]);
+            git(&["rev-parse", "HEAD"])
+        })
+        .collect();
+    let pipeline = |fields: String| {
+        format!(
+            "version: 1\nname: web\nparams:\n  environment: {{ default: prod }}\nstages:\n  changes:\n    kind: changelog\n{fields}    git: {{ path: {} }}\n",
+            repo.display()
+        )
+    };
+    let a = runner("pg-cla", &pipeline(format!("    from: {}\n    to: {}\n", shas[0], shas[2])));
+    let first = slipway(&a, &url, &["run", "p.yaml"]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let b = runner("pg-clb", &pipeline("    to: main\n".to_owned()));
+    let out = slipway(&b, &url, &["run", "p.yaml", "--format", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let evs: Vec<Value> = String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let done = evs.iter().find(|e| e["event"] == "stage_finished").expect("the stage finished");
+    assert_eq!(done["outputs"]["from"].as_str(), Some(&*shas[2]), "the other runner's last good run ended there");
+    assert_eq!(done["outputs"]["from_source"], "journal");
+}
