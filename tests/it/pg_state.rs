@@ -332,3 +332,19 @@ fn a_changelog_on_one_runner_starts_where_the_last_good_run_on_another_ended() {
     assert_eq!(done["outputs"]["from"].as_str(), Some(&*shas[2]), "the other runner's last good run ended there");
     assert_eq!(done["outputs"]["from_source"], "journal");
 }
+
+#[test]
+fn a_waiter_gives_up_after_its_wait_lock_naming_the_holder() {
+    let pg = PgServer::start();
+    let url = pg.url();
+    let pipeline = "version: 1\nname: slow\nstages:\n  s: { kind: shell, run: 'sleep 3' }\n";
+    let (a, b) = (runner("pg-ta", pipeline), runner("pg-tb", pipeline));
+    let holder = spawn(&a, &url, &["run", "p.yaml"]);
+    let id = run_with_status(&b, &url, "running");
+    let started = Instant::now();
+    let out = slipway(&b, &url, &["run", "p.yaml", "--wait-lock=1s"]);
+    assert_eq!(out.status.code(), Some(75), "{}", stderr(&out));
+    assert!(started.elapsed() < Duration::from_millis(2500), "it gave up on time: {:?}", started.elapsed());
+    assert!(stderr(&out).contains("gave up waiting") && stderr(&out).contains(&id), "{}", stderr(&out));
+    assert!(finish(holder).status.success());
+}

@@ -34,6 +34,18 @@ const HOLDS: &str = "EXISTS (SELECT 1 FROM pg_locks p WHERE p.locktype = 'adviso
 /// How often a holder says it is alive.
 pub(crate) const HEARTBEAT: Duration = Duration::from_secs(5);
 
+/// A heartbeat unanswered this long means the session is gone (the network
+/// went): the server drops it about as soon, by the keepalives set below.
+const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The server ends the lock's session, and frees the lock, about 20 s after
+/// the holder's network goes (10 s idle, then 3 probes 3 s apart), whatever
+/// the server's own defaults (often 2 hours).
+const SERVER_KEEPALIVES: &str = "SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 3; SET tcp_keepalives_count = 3";
+
+/// How long releasing may take before the session is simply dropped (which frees the lock too).
+const RELEASE_TIMEOUT: Duration = Duration::from_secs(5);
+
 pub struct PgLock {
     name: String,
     key: i64,
@@ -56,6 +68,7 @@ pub(crate) async fn acquire(url: StateUrl, name: String, me: Holder, wait: Optio
     let Conn { client, closed } = conn::connect(&url).await.map_err(|e| io_err(&name, e))?;
     let key = key(&name);
     let db = |e: tokio_postgres::Error| io_err(&name, describe(&url, &e));
+    client.batch_execute(SERVER_KEEPALIVES).await.map_err(db)?;
     match wait {
         None => {
             let got: bool = client.query_one("SELECT pg_try_advisory_lock($1)", &[&key]).await.map_err(db)?.get(0);
@@ -69,7 +82,7 @@ pub(crate) async fn acquire(url: StateUrl, name: String, me: Holder, wait: Optio
             }
             let ms = limit.as_millis().clamp(1, i32::MAX as u128);
             client.batch_execute(&format!("SET lock_timeout = {ms}")).await.map_err(db)?;
-            if let Err(e) = client.execute("SELECT pg_advisory_lock($1)", &[&key]).await {
+            if let Err(e) = wait_turn(&client, &name, key).await {
                 if e.code() != Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE) {
                     return Err(db(e));
                 }
@@ -104,6 +117,24 @@ pub(crate) async fn acquire(url: StateUrl, name: String, me: Holder, wait: Optio
     Ok(PgLock { name, key, generation, client, lost, took_over, heartbeat: Some(heartbeat), url, keep_record: false })
 }
 
+/// Waits in PostgreSQL's queue for the lock, saying once a minute who holds
+/// it: a silent hour in a CI log looks hung.
+async fn wait_turn(client: &Client, name: &str, key: i64) -> Result<u64, tokio_postgres::Error> {
+    let started = std::time::Instant::now();
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&key];
+    let wait = client.execute("SELECT pg_advisory_lock($1)", &params);
+    tokio::pin!(wait);
+    let mut minute = tokio::time::interval_at(tokio::time::Instant::now() + Duration::from_secs(60), Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            done = &mut wait => return done,
+            _ = minute.tick() => {
+                tracing::warn!("still waiting for deploy lock `{name}` (waited {}s)", started.elapsed().as_secs());
+            }
+        }
+    }
+}
+
 /// Says every [`HEARTBEAT`] that the holder is alive; when the session ends,
 /// the lock is gone with it: `lost` becomes true.
 async fn beat(
@@ -119,10 +150,13 @@ async fn beat(
         tokio::select! {
             _ = tick.tick() => {
                 let sql = "UPDATE slipway_locks SET last_seen = now() WHERE name = $1 AND generation = $2";
-                let alive = client.execute(sql, &[&name, &generation]).await;
+                let alive = tokio::time::timeout(HEARTBEAT_TIMEOUT, client.execute(sql, &[&name, &generation])).await;
                 let _ = client.execute("UPDATE slipway_runs SET last_seen = now() WHERE run_id = $1", &[&run]).await;
-                if matches!(&alive, Err(e) if conn::is_connection_lost(e)) || matches!(alive, Ok(0)) {
-                    break;
+                match alive {
+                    Err(_) => break, // unanswered: the network is gone
+                    Ok(Err(e)) if conn::is_connection_lost(&e) => break,
+                    Ok(Ok(0)) => break, // another run took the lock
+                    _ => {}
                 }
             }
             changed = closed.changed() => if changed.is_err() || *closed.borrow() { break },
@@ -229,11 +263,14 @@ impl Drop for PgLock {
         let (client, name, key, generation) = (self.client.clone(), self.name.clone(), self.key, self.generation);
         let (url, keep) = (self.url.clone(), self.keep_record);
         call(async move {
-            let sql = "UPDATE slipway_locks SET run_id = NULL, holder = NULL, backend_pid = NULL WHERE name = $1 AND generation = $2";
-            if !keep && let Err(e) = client.execute(sql, &[&name, &generation]).await {
-                tracing::debug!("releasing deploy lock `{name}`: {}", describe(&url, &e));
-            }
-            let _ = client.execute("SELECT pg_advisory_unlock($1)", &[&key]).await;
+            let release = async {
+                let sql = "UPDATE slipway_locks SET run_id = NULL, holder = NULL, backend_pid = NULL WHERE name = $1 AND generation = $2";
+                if !keep && let Err(e) = client.execute(sql, &[&name, &generation]).await {
+                    tracing::debug!("releasing deploy lock `{name}`: {}", describe(&url, &e));
+                }
+                let _ = client.execute("SELECT pg_advisory_unlock($1)", &[&key]).await;
+            };
+            let _ = tokio::time::timeout(RELEASE_TIMEOUT, release).await;
         });
     }
 }
