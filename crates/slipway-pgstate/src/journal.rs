@@ -24,13 +24,16 @@ use slipway_engine::journal::cap::LogCap;
 use slipway_engine::secrets::Masker;
 use slipway_engine::state::{Fence, JournalSink, SyncTask};
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio_postgres::Client;
+use tokio_postgres::{Client, Statement};
 
 use crate::conn::{self, describe, handle};
 use crate::url::StateUrl;
 
 /// How long a commit is retried while the database cannot be reached.
 const RETRY_FOR: Duration = Duration::from_secs(60);
+
+/// How long rows nobody waits for may stay queued before they are committed.
+const LINGER: Duration = Duration::from_millis(200);
 
 type Row = (i64, String, String);
 
@@ -64,7 +67,7 @@ impl PgJournal {
     ) -> Self {
         let (writer, rx) = mpsc::unbounded_channel();
         let refused = Arc::new(AtomicBool::new(false));
-        handle().spawn(Writer { url, client, run_id, fence, lost, failed: None, refused: refused.clone() }.run(rx));
+        handle().spawn(Writer { url, client, run_id, fence, lost, failed: None, refused: refused.clone(), statement: None }.run(rx));
         PgJournal { masker, cap: LogCap::default(), pending: Vec::new(), next_seq, written: 0, synced: 0, writer, refused }
     }
 
@@ -160,12 +163,34 @@ struct Writer {
     /// Once a commit failed for good, every later one fails the same way.
     failed: Option<String>,
     refused: Arc<AtomicBool>,
+    /// The insert, prepared once per session: a commit is then one round trip.
+    statement: Option<Statement>,
 }
 
 impl Writer {
+    /// Commits when someone waits for it (a barrier), when much is queued, or
+    /// [`LINGER`] after the first row queued: output lines reach the database
+    /// soon, without a commit (and a WAL flush) each.
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Msg>) {
-        while let Some(first) = rx.recv().await {
-            let (mut rows, mut barriers) = (Vec::new(), Vec::new());
+        let mut rows: Vec<Row> = Vec::new();
+        let mut since: Option<tokio::time::Instant> = None;
+        loop {
+            let next = match since {
+                None => rx.recv().await,
+                Some(t) => match tokio::time::timeout_at(t + LINGER, rx.recv()).await {
+                    Ok(m) => m,
+                    Err(_) => {
+                        self.commit_all(&mut rows).await;
+                        since = None;
+                        continue;
+                    }
+                },
+            };
+            let Some(first) = next else {
+                self.commit_all(&mut rows).await;
+                return;
+            };
+            let mut barriers = Vec::new();
             let mut take = |m: Msg| match m {
                 Msg::Rows(r) => rows.extend(r),
                 Msg::Barrier(b) => barriers.push(b),
@@ -174,12 +199,11 @@ impl Writer {
             while let Ok(m) = rx.try_recv() {
                 take(m);
             }
-            if !rows.is_empty()
-                && self.failed.is_none()
-                && let Err(e) = self.commit(&rows).await
-            {
-                tracing::warn!("{e}");
-                self.failed = Some(e);
+            if !barriers.is_empty() || rows.len() >= 512 {
+                self.commit_all(&mut rows).await;
+                since = None;
+            } else if !rows.is_empty() {
+                since.get_or_insert_with(tokio::time::Instant::now);
             }
             for b in barriers {
                 let _ = b.send(self.failed.clone().map_or(Ok(()), Err));
@@ -187,12 +211,23 @@ impl Writer {
         }
     }
 
+    async fn commit_all(&mut self, rows: &mut Vec<Row>) {
+        if !rows.is_empty()
+            && self.failed.is_none()
+            && let Err(e) = self.commit(rows).await
+        {
+            tracing::warn!("{e}");
+            self.failed = Some(e);
+        }
+        rows.clear();
+    }
+
     /// Commits `rows`, retrying on a new session while the database is away.
     async fn commit(&mut self, rows: &[Row]) -> Result<(), String> {
         let started = Instant::now();
         let mut backoff = Duration::from_millis(100);
         loop {
-            match insert(&self.client, &self.run_id, &self.fence, rows).await {
+            match self.insert(rows).await {
                 Ok(true) => return Ok(()),
                 Ok(false) => {
                     self.refused.store(true, Ordering::SeqCst);
@@ -210,7 +245,7 @@ impl Writer {
                     backoff = (backoff * 2).min(Duration::from_secs(2));
                     if self.client.is_closed() {
                         match conn::connect(&self.url).await {
-                            Ok(c) => self.client = c.client,
+                            Ok(c) => (self.client, self.statement) = (c.client, None),
                             Err(e) => tracing::debug!("journal reconnect: {e}"),
                         }
                     }
@@ -221,19 +256,29 @@ impl Writer {
     }
 }
 
-/// One statement: the rows go in only while `fence` is the lock's current
-/// generation. Ok(false) when it is not.
-async fn insert(client: &Client, run_id: &str, fence: &Fence, rows: &[Row]) -> Result<bool, tokio_postgres::Error> {
-    let seqs: Vec<i64> = rows.iter().map(|r| r.0).collect();
-    let kinds: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
-    let bodies: Vec<&str> = rows.iter().map(|r| r.2.as_str()).collect();
-    let sql = "WITH fence AS (SELECT 1 FROM slipway_locks WHERE name = $1 AND generation = $2 FOR SHARE),
-               ins AS (INSERT INTO slipway_events (run_id, seq, kind, body)
-                       SELECT $3, s, k, b FROM unnest($4::bigint[], $5::text[], $6::text[]) AS t(s, k, b)
-                       WHERE EXISTS (SELECT 1 FROM fence)
-                       ON CONFLICT DO NOTHING RETURNING 1)
-               SELECT (SELECT count(*) FROM fence), (SELECT count(*) FROM ins)";
-    let row = client.query_one(sql, &[&fence.lock, &fence.generation, &run_id, &seqs, &kinds, &bodies]).await?;
-    let fenced: i64 = row.get(0);
-    Ok(fenced > 0)
+impl Writer {
+    /// One statement: the rows go in only while the fence is the lock's
+    /// current generation. Ok(false) when it is not.
+    async fn insert(&mut self, rows: &[Row]) -> Result<bool, tokio_postgres::Error> {
+        let statement = match &self.statement {
+            Some(s) => s.clone(),
+            None => self.statement.insert(self.client.prepare(INSERT).await?).clone(),
+        };
+        let seqs: Vec<i64> = rows.iter().map(|r| r.0).collect();
+        let kinds: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+        let bodies: Vec<&str> = rows.iter().map(|r| r.2.as_str()).collect();
+        let fence = &self.fence;
+        let row = self.client.query_one(&statement, &[&fence.lock, &fence.generation, &self.run_id, &seqs, &kinds, &bodies]).await?;
+        let fenced: i64 = row.get(0);
+        Ok(fenced > 0)
+    }
 }
+
+/// The fenced insert: the lock's row read `FOR SHARE`, so a takeover waits for
+/// it, and inserts nothing once the generation moved on.
+const INSERT: &str = "WITH fence AS (SELECT 1 FROM slipway_locks WHERE name = $1 AND generation = $2 FOR SHARE),
+    ins AS (INSERT INTO slipway_events (run_id, seq, kind, body)
+            SELECT $3, s, k, b FROM unnest($4::bigint[], $5::text[], $6::text[]) AS t(s, k, b)
+            WHERE EXISTS (SELECT 1 FROM fence)
+            ON CONFLICT DO NOTHING RETURNING 1)
+    SELECT (SELECT count(*) FROM fence), (SELECT count(*) FROM ins)";
