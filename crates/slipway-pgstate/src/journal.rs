@@ -136,8 +136,9 @@ impl JournalSink for PgJournal {
 
     fn start_sync(&mut self) -> io::Result<SyncTask> {
         let rx = self.barrier()?;
-        let task = handle()
-            .spawn(async move { rx.await.map_err(|_| "the journal writer stopped".to_owned()).and_then(|r| r).map_err(io::Error::other) });
+        let wait = async move { rx.await.map_err(|_| "the journal writer stopped".to_owned()).and_then(|r| r).map_err(io::Error::other) };
+        // On the caller's runtime: the commit's answer wakes the run's thread directly.
+        let task = tokio::runtime::Handle::try_current().unwrap_or_else(|_| handle()).spawn(wait);
         Ok((self.written, task))
     }
 
