@@ -65,6 +65,7 @@ reasons! {
     JournalDamaged = "journal-damaged", exit::INVALID;
     StalePlan = "stale-plan", exit::INVALID;
     DeployFrozen = "deploy-frozen", exit::LOCKED;
+    StateUnavailable = "state-unavailable", exit::USAGE;
 }
 
 /// A run that stopped before it started.

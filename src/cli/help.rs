@@ -59,7 +59,13 @@ Examples:
 pub const UNLOCK: &str = "\
 Examples:
   slipway unlock pipelines/deploy.yaml
-  slipway unlock pipelines/deploy.yaml --param environment=production";
+  slipway unlock pipelines/deploy.yaml --param environment=production
+  slipway unlock pipelines/deploy.yaml --state-url postgres://… --force";
+
+pub const STATE: &str = "\
+Examples:
+  slipway state migrate --state-url postgres://admin:PASSWORD@db.example.com:5432/slipway?sslmode=require
+  SLIPWAY_STATE_URL=postgres://slipway:PASSWORD@127.0.0.1:5432/slipway slipway state migrate";
 
 pub const SERVE: &str = "\
 Examples:

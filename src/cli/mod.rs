@@ -1,8 +1,8 @@
 //! Subcommands and the exit codes they share.
 
+mod chatops_config;
 mod completions;
 mod diff;
-mod chatops_config;
 mod failure;
 mod files;
 mod graph;
@@ -21,6 +21,7 @@ mod runs;
 mod saved_plan;
 mod schema;
 mod serve;
+mod state;
 mod style;
 mod unlock;
 mod validate;
@@ -121,6 +122,9 @@ pub enum Command {
     /// Take deploys from Slack and Mattermost slash commands.
     #[command(after_help = help::SERVE)]
     Serve(serve::Args),
+    /// Manage the shared state database (`--state-url`).
+    #[command(after_help = help::STATE)]
+    State(state::Args),
 }
 
 pub fn run(cli: Cli) -> i32 {
@@ -149,6 +153,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Completions(args) => completions::run(args),
         Command::Diff(args) => diff::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::State(args) => state::run(args),
     }
 }
 

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 
 use slipway_core::Checked;
 use slipway_engine::context::RunInfo;
-use slipway_engine::journal::JournalHistory;
 use slipway_engine::lock;
 use slipway_engine::secrets::{Masker, resolve};
 use slipway_engine::{PlannedStage, RunOptions};
@@ -61,7 +60,7 @@ fn planned(args: PlanArgs) -> Result<i32, Failure> {
     let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
     // A saved plan pins what read-only stages read: it reads them live.
     let live_reads = args.live_reads || args.out.is_some();
-    let (planned, masker) = plan_stages(&args.file, &checked, &params, live_reads, &args.state);
+    let (planned, masker) = plan_stages(&args.file, &checked, &params, live_reads, &args.state)?;
     let text = match args.format {
         PlanFormat::Json => {
             let json = serde_json::json!({ "pipeline": pipeline.name.value, "stages": planned });
@@ -93,7 +92,7 @@ pub(super) fn plan_stages(
     params: &BTreeMap<String, String>,
     live_reads: bool,
     state: &StateArgs,
-) -> (Vec<PlannedStage>, Masker) {
+) -> Result<(Vec<PlannedStage>, Masker), Failure> {
     let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
     // A plan shows secrets as `***`. Live reads use the real values when they are
     // set (an authenticated GET needs its token); output is masked either way.
@@ -106,15 +105,17 @@ pub(super) fn plan_stages(
         }
         (false, _) => placeholders(),
     };
-    let masker = Masker::new(secrets.values().map(String::as_str).filter(|v| *v != "***"));
+    // The state URL's password is masked as secrets are.
+    let password = state.url().ok().flatten().and_then(|u| u.password().map(str::to_owned));
+    let masker = Masker::new(secrets.values().map(String::as_str).filter(|v| *v != "***").chain(password.as_deref()));
     super::log_mask::mask_with(&masker);
     let live = live_reads.then(|| Live::with_state_dir(&state.for_pipeline(file), true));
-    let history = live_reads.then(|| JournalHistory {
-        state_dir: state.for_pipeline(file),
-        pipeline: pipeline.name.value.clone(),
-        environment: params.get("environment").map(|e| masker.mask(e)),
-        current_run: String::new(),
-    });
+    // Live reads find earlier runs (a changelog's last good deploy) in the state, files or PostgreSQL.
+    let store = match live_reads {
+        true => Some(state.open(&state.for_pipeline(file)).map_err(|f| f.file(file))?),
+        false => None,
+    };
+    let history = store.as_ref().map(|s| s.history(&pipeline.name.value, params.get("environment").map(|e| masker.mask(e)), ""));
     let (_cancel_tx, cancel) = watch::channel(false);
     let (events, _rx) = mpsc::unbounded_channel();
     let opts = RunOptions {
@@ -138,7 +139,7 @@ pub(super) fn plan_stages(
         abort: cancel,
         events,
         journal: None,
-        history: history.as_ref().map(|h| h as &dyn slipway_engine::runtime::History),
+        history: history.as_deref(),
     };
     let planned = runtime().block_on(slipway_engine::plan(
         pipeline,
@@ -147,5 +148,5 @@ pub(super) fn plan_stages(
         live.as_ref().map(|l| l as &dyn slipway_engine::runtime::Runners),
         &opts,
     ));
-    (planned, masker)
+    Ok((planned, masker))
 }

@@ -80,10 +80,16 @@ pub fn run(args: Args) -> i32 {
     let masker = Masker::new(secrets.values().map(String::as_str));
     let state = args.state.for_pipeline(&args.file);
     let run_id = new_run_id();
-    let _held = match take_lock(pipeline, &params, &state, &run_id, args.wait_lock.as_deref(), &args.file) {
+    // With `--state-url`, the deploy lock is the one every runner shares.
+    let store = match args.state.open(&state) {
+        Ok(store) => store,
+        Err(f) => return f.file(&args.file).report(Default::default()),
+    };
+    let _held = match take_lock(pipeline, &params, &*store, &run_id, args.wait_lock.as_deref(), &args.file) {
         Ok(l) => l,
         Err(code) => return code,
     };
+    slipway_stages::set_commands_die_with_runner(store.is_shared());
     let info =
         RunInfo { id: run_id.clone(), user: lock::username(), trigger: "rollback".into(), started_at: rfc3339(now_secs()), dry_run: false };
     let renderer = Renderer::new();
@@ -182,11 +188,11 @@ fn available_secrets(pipeline: &Pipeline, base: &Path) -> BTreeMap<String, Strin
 fn take_lock(
     pipeline: &Pipeline,
     params: &BTreeMap<String, String>,
-    state: &Path,
+    store: &dyn slipway_engine::state::State,
     run_id: &str,
     wait: Option<&str>,
     file: &Path,
-) -> Result<lock::DeployLock, i32> {
+) -> Result<Box<dyn slipway_engine::state::HeldLock>, i32> {
     let wait = wait.map(humantime::parse_duration).transpose().map_err(|e| {
         eprintln!("error: --wait-lock: not a duration ({e}): write it like 30s, 10m or 1h");
         exit::USAGE
@@ -198,10 +204,11 @@ fn take_lock(
         host: lock::hostname(),
         pid: std::process::id(),
         started_at: rfc3339(now_secs()),
+        ci_job: lock::ci_job_url(),
     };
-    match lock::acquire(state, &name, &me, wait) {
+    match store.acquire(&name, &me, wait) {
         Ok(l) => {
-            if let Some(stale) = &l.took_over {
+            if let Some(stale) = l.took_over() {
                 eprintln!("warning: took over the stale deploy lock `{name}` of {stale}: that process is gone");
             }
             Ok(l)

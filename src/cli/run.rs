@@ -9,10 +9,11 @@ use slipway_engine::RunOptions;
 use slipway_engine::context::{RunInfo, resolve_params};
 use slipway_engine::digest::digests;
 use slipway_engine::event::RunStatus;
-use slipway_engine::journal::{Journal, JournalHistory, Replay, RunMeta, replay_dir};
+use slipway_engine::journal::{Replay, RunMeta};
 use slipway_engine::lock::{self, Holder, LockError};
 use slipway_engine::runid::{new_run_id, now_secs, rfc3339};
 use slipway_engine::secrets::{Masker, resolve};
+use slipway_engine::state::{HeldLock, State};
 use slipway_stages::{Live, unsupported_stages};
 use tokio::sync::{mpsc, watch};
 
@@ -29,6 +30,11 @@ pub struct StateArgs {
     /// one, beside the pipeline file.
     #[arg(long, env = "SLIPWAY_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Keep the deploy lock, the journal and run history in PostgreSQL, shared
+    /// by every runner: `postgres://USER:PASSWORD@HOST:5432/DB` (`?sslmode=require`
+    /// for TLS). The state folder then keeps only per-machine things.
+    #[arg(long, env = "SLIPWAY_STATE_URL", value_name = "URL", hide_env_values = true)]
+    pub state_url: Option<String>,
 }
 
 impl StateArgs {
@@ -215,6 +221,7 @@ pub(super) fn run_checked(
 ) -> Result<i32, Failure> {
     let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
     let file = std::fs::canonicalize(file).unwrap_or(file.to_path_buf());
+    let root = project_root_of(&file);
     let meta = RunMeta {
         run_id: origin.run_id.clone().filter(|id| is_run_id(id)).unwrap_or_else(new_run_id),
         pipeline: pipeline.name.value.clone(),
@@ -228,10 +235,13 @@ pub(super) fn run_checked(
         masked_params: Vec::new(),
         needs: RunMeta::needs_of(&checked.dag),
         trigger: origin.trigger.clone(),
+        file_in_project: file.strip_prefix(&root).ok().map(|p| p.display().to_string()),
+        file_hash: std::fs::read(&file).ok().map(|b| slipway_engine::digest::content_digest(&b)),
     };
     let state = exec.state.for_pipeline(&file);
-    let prepared = prepare(checked, &meta, exec.wait_lock.as_deref(), &state)?;
-    execute(checked, meta, None, prepared, exec, &state, pinned)
+    let store = exec.state.open(&state).map_err(|f| f.file(&file))?;
+    let prepared = prepare(checked, &meta, exec.wait_lock.as_deref(), &*store, &exec.state)?;
+    execute(checked, meta, None, prepared, exec, &state, pinned, &*store)
 }
 
 /// A run id names a folder: only letters, digits and `-`.
@@ -247,14 +257,15 @@ pub fn resume(args: ResumeArgs) -> i32 {
 fn resumed(args: ResumeArgs) -> Result<i32, Failure> {
     let x = &args.exec;
     let state = &x.state.resolve(Path::new("."));
-    let meta = match Journal::meta(state, &args.run_id) {
+    let store = x.state.open(state)?;
+    let meta = match store.meta(&args.run_id) {
         Ok(meta) => match &args.file {
             // Recorded absolute, as `run` records it, so the next resume finds it too.
             Some(f) => RunMeta { file: std::path::absolute(f).unwrap_or_else(|_| f.clone()).display().to_string(), ..meta },
-            None => meta,
+            None => super::state::found_elsewhere(meta),
         },
         Err(e) => {
-            let message = format!("cannot open run `{}` under {}: {e}", args.run_id, state.display());
+            let message = format!("cannot open run `{}` under {}: {e}", args.run_id, store.describe());
             return Err(Failure::new(Why::RunNotFound, message).help("`slipway runs` lists the runs there"));
         }
     };
@@ -276,7 +287,6 @@ fn resumed(args: ResumeArgs) -> Result<i32, Failure> {
     }
     // A run that ended well needs nothing (not even its secrets): a finished run
     // records nothing more, so this read needs no lock.
-    let run_dir = Journal::runs_dir(state).join(&meta.run_id);
     let nothing_to_do = |done: &Replay| {
         let succeeded = done.finished == Some(RunStatus::Succeeded);
         if succeeded {
@@ -284,13 +294,13 @@ fn resumed(args: ResumeArgs) -> Result<i32, Failure> {
         }
         succeeded
     };
-    if replay_dir(&run_dir).is_ok_and(|done| nothing_to_do(&done)) {
+    if store.replay(&meta.run_id).is_ok_and(|done| nothing_to_do(&done)) {
         return Ok(exit::OK);
     }
     // Take the lock before reading what the run did: the run itself may still be
     // going, and what it records until it ends must not be repeated.
-    let prepared = prepare(&checked, &meta, x.wait_lock.as_deref(), state)?;
-    let done = replay_dir(&run_dir).map_err(|e| {
+    let prepared = prepare(&checked, &meta, x.wait_lock.as_deref(), &*store, &x.state)?;
+    let done = store.replay(&meta.run_id).map_err(|e| {
         Failure::new(Why::JournalUnreadable, format!("cannot read the journal of run {}: {e}", meta.run_id))
             .file(file)
             .help(format!("without its journal a run cannot be resumed: start a new one with `slipway run {}`", meta.file))
@@ -305,12 +315,12 @@ fn resumed(args: ResumeArgs) -> Result<i32, Failure> {
     let mut reuse = done.reusable(&checked.dag);
     let missing = done.missing_reads(&checked.dag, &reuse);
     let damage: Vec<String> = done.damage.iter().cloned().chain(missing.iter().map(|(_, why)| why.clone())).collect();
-    let journal = run_dir.join("events.jsonl");
     if !damage.is_empty() && !args.force {
         let message = format!("refusing to resume run {}: its journal is damaged, so what it says ran cannot be trusted:", meta.run_id);
         return Err(Failure::new(Why::JournalDamaged, message).file(file).details(damage).help(format!(
-            "look at {}; `slipway resume {} --force` trusts what can be read and runs again any stage whose success is in doubt,              or start a new run with `slipway run {}`",
-            journal.display(),
+            "look at the journal of run {} ({}); `slipway resume {} --force` trusts what can be read and runs again any stage whose success is in doubt, or start a new run with `slipway run {}`",
+            meta.run_id,
+            store.describe(),
             meta.run_id,
             meta.file
         )));
@@ -345,7 +355,7 @@ fn resumed(args: ResumeArgs) -> Result<i32, Failure> {
     // Stages that succeeded before but run again get an idempotency key of their own.
     let reruns = done.successes.iter().filter(|(id, _)| !reuse.contains_key(*id)).map(|(id, n)| (id.clone(), *n)).collect();
     let meta = RunMeta { pid: std::process::id(), digests: now, ..meta };
-    execute(&checked, meta, Some(Resumed { reuse, reruns }), prepared, x, state, &BTreeMap::new())
+    execute(&checked, meta, Some(Resumed { reuse, reruns }), prepared, x, state, &BTreeMap::new(), &*store)
 }
 
 /// Values the journal kept only masked (they held secret text), which a resumed
@@ -413,10 +423,10 @@ struct Resumed {
 struct Prepared {
     secrets: BTreeMap<String, String>,
     masker: Masker,
-    lock: lock::DeployLock,
+    lock: Box<dyn HeldLock>,
 }
 
-fn prepare(checked: &Checked, meta: &RunMeta, wait_lock: Option<&str>, state: &Path) -> Result<Prepared, Failure> {
+fn prepare(checked: &Checked, meta: &RunMeta, wait_lock: Option<&str>, store: &dyn State, args: &StateArgs) -> Result<Prepared, Failure> {
     let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
     let file = Path::new(&meta.file);
     let unsupported = unsupported_stages(pipeline);
@@ -428,12 +438,14 @@ fn prepare(checked: &Checked, meta: &RunMeta, wait_lock: Option<&str>, state: &P
     }
     let secrets = resolve(pipeline, file.parent().unwrap_or(Path::new("."))).map_err(|e| Failure::secret(e).file(file))?;
     let masker = Masker::new(secrets.values().map(String::as_str));
-    super::log_mask::mask_with(&masker);
+    // The state URL's password is masked in logs and output as secrets are.
+    let password = args.url().ok().flatten().and_then(|u| u.password().map(str::to_owned));
+    super::log_mask::mask_with(&Masker::new(secrets.values().map(String::as_str).chain(password.as_deref())));
     let wait = wait_lock.map(humantime::parse_duration).transpose().map_err(|e| {
         let message = format!("--wait-lock={}: not a duration ({e}): write it like 30s, 10m or 1h", wait_lock.unwrap_or_default());
         Failure::new(Why::InvalidArgument, message).file(file)
     })?;
-    if let Some(frozen) = slipway_engine::freeze::current(state, &pipeline.name.value) {
+    if let Some(frozen) = slipway_engine::freeze::current(&args.for_pipeline(file), &pipeline.name.value) {
         return Err(Failure::new(Why::DeployFrozen, format!("deploys of `{}` are {frozen}", pipeline.name.value))
             .file(file)
             .help(format!("once the freeze may end: `slipway unlock {}` (or `/deploy unlock` in chat)", meta.file)));
@@ -445,11 +457,12 @@ fn prepare(checked: &Checked, meta: &RunMeta, wait_lock: Option<&str>, state: &P
         host: meta.host.clone(),
         pid: meta.pid,
         started_at: meta.started_at.clone(),
+        ci_job: lock::ci_job_url(),
     };
     if wait.is_some() {
         stop_waiting_on_signals();
     }
-    let lock = lock::acquire(state, &lock_name, &me, wait).map_err(|e| {
+    let lock = store.acquire(&lock_name, &me, wait).map_err(|e| {
         let (why, help) = match e {
             LockError::Timeout { .. } => {
                 (Why::DeployLockTimeout, "wait longer, e.g. `--wait-lock=2h` (`--wait-lock` alone waits up to 1h)".to_owned())
@@ -467,13 +480,13 @@ fn prepare(checked: &Checked, meta: &RunMeta, wait_lock: Option<&str>, state: &P
         };
         Failure::new(why, e.to_string()).file(file).help(help)
     })?;
-    if let Some(stale) = &lock.took_over {
+    if let Some(stale) = lock.took_over() {
         // Its process is gone; what it started may not be: a deploy command of the
         // dead run can still be going. Nothing starts beside it.
-        let left = replay_dir(&Journal::runs_dir(state).join(&stale.run_id)).map(|r| r.commands_still_running()).unwrap_or_default();
+        let left = store.replay(&stale.run_id).map(|r| r.commands_still_running()).unwrap_or_default();
         if !left.is_empty() {
             let message = format!("deploy lock `{lock_name}` was held by {stale}, which is gone, but its commands still run:");
-            lock.put_back();
+            HeldLock::put_back(lock);
             return Err(commands_left(Failure::new(Why::CommandsStillRunning, message).file(file), &left));
         }
         eprintln!("warning: took over the stale deploy lock `{lock_name}` of {stale}: that process is gone");
@@ -489,6 +502,7 @@ fn execute(
     x: &ExecArgs,
     state: &Path,
     pinned: &saved_plan::Revisions,
+    store: &dyn State,
 ) -> Result<i32, Failure> {
     let (max_parallel, format) = (x.max_parallel, x.format);
     let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
@@ -497,22 +511,19 @@ fn execute(
     let params: BTreeMap<String, String> = meta.params.iter().map(|(k, v)| (k.clone(), masker.mask(v))).collect();
     let masked_params = params.iter().filter(|(k, v)| meta.params.get(*k) != Some(*v)).map(|(k, _)| k.clone()).collect();
     let stored = RunMeta { params, masked_params, ..meta.clone() };
-    let history = JournalHistory {
-        state_dir: state.to_path_buf(),
-        pipeline: stored.pipeline.clone(),
-        environment: stored.params.get("environment").cloned(),
-        current_run: stored.run_id.clone(),
-    };
+    let history = store.history(&stored.pipeline, stored.params.get("environment").cloned(), &stored.run_id);
     let resuming = resumed.is_some();
-    let journal = if resuming {
-        Journal::reopen(state, &meta.run_id, masker.clone()).map(|(j, _)| j).and_then(|j| j.update_meta(&stored).map(|_| j))
-    } else {
-        Journal::create(state, &stored, masker.clone())
+    let journal = match resuming {
+        true => store.reopen(&stored, masker.clone(), &*held),
+        false => store.create(&stored, masker.clone(), &*held),
     };
     let mut journal = journal.map_err(|e| {
-        Failure::new(Why::JournalUnwritable, format!("cannot write the run journal under {}: {e}", state.display()))
+        Failure::new(Why::JournalUnwritable, format!("cannot write the run journal under {}: {e}", store.describe()))
             .file(Path::new(&meta.file))
     })?;
+    let lost = held.lost();
+    // Another machine may resume or take over: it cannot wait for this one's processes.
+    slipway_stages::set_commands_die_with_runner(store.is_shared());
     let (reuse, reruns) = resumed.map(|r| (r.reuse, r.reruns)).unwrap_or_default();
     let rt = runtime();
     let (cancel_tx, cancel) = watch::channel(false);
@@ -520,6 +531,9 @@ fn execute(
     let (events, rx) = mpsc::unbounded_channel();
     let run_id = meta.run_id.clone();
     let outcome = rt.block_on(async {
+        if let Some(lost) = lost {
+            tokio::spawn(super::state::lock_lost(lost.subscribe(), cancel_tx.clone(), abort_tx.clone()));
+        }
         tokio::spawn(interrupts(cancel_tx, abort_tx));
         let reporter = tokio::spawn(report(rx, format));
         let opts = RunOptions {
@@ -546,8 +560,8 @@ fn execute(
             cancel,
             abort,
             events,
-            journal: Some(&mut journal),
-            history: Some(&history),
+            journal: Some(&mut *journal),
+            history: Some(&*history),
         };
         let live = Live::with_state_dir(state, false);
         let runners = saved_plan::PinnedRevisions::new(&live, pinned);
@@ -561,6 +575,7 @@ fn execute(
     if format == OutputFormat::Human {
         // `resume` looks for the state from where it is started: name it when that would miss it.
         let resume = match x.state.state_dir.is_none() && x.state.resolve(Path::new(".")) == state {
+            _ if store.is_shared() => format!("slipway resume {run_id} (with the same --state-url)"),
             true => format!("slipway resume {run_id}"),
             false => format!("slipway resume {run_id} --state-dir {}", state.display()),
         };

@@ -13,8 +13,19 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> i32 {
+    super::log_mask::mask_with(&args.state.masker());
     let state = args.state.resolve(std::path::Path::new("."));
-    let runs = slipway_engine::journal::list_runs(&state);
+    let store = match args.state.open(&state) {
+        Ok(store) => store,
+        Err(f) => return f.report(Default::default()),
+    };
+    let runs = match store.list_runs() {
+        Ok(runs) => runs,
+        Err(e) => {
+            eprintln!("error: cannot list the runs: {e}");
+            return exit::USAGE;
+        }
+    };
     if args.json {
         for r in &runs {
             println!("{}", serde_json::to_string(r).unwrap_or_default());
@@ -22,12 +33,19 @@ pub fn run(args: Args) -> i32 {
         return exit::OK;
     }
     if runs.is_empty() {
-        println!("no runs under {}", state.display());
+        println!("no runs under {}", store.describe());
         return exit::OK;
     }
-    println!("{:<24} {:<20} {:<12} {:<21} {:<10} stages", "run", "pipeline", "status", "started", "user");
-    for r in runs {
-        println!("{:<24} {:<20} {:<12} {:<21} {:<10} {}", r.run_id, r.pipeline, r.status, r.started_at, r.user, r.stages);
+    // A shared state says when each run was last seen: a running run heartbeats.
+    let shared = store.is_shared();
+    let seen = |r: &slipway_engine::journal::RunSummary| match shared {
+        true => format!(" {:<21}", r.last_seen.as_deref().unwrap_or("-")),
+        false => String::new(),
+    };
+    let seen_head = if shared { format!(" {:<21}", "last seen") } else { String::new() };
+    println!("{:<24} {:<20} {:<12} {:<21}{seen_head} {:<10} stages", "run", "pipeline", "status", "started", "user");
+    for r in &runs {
+        println!("{:<24} {:<20} {:<12} {:<21}{} {:<10} {}", r.run_id, r.pipeline, r.status, r.started_at, seen(r), r.user, r.stages);
     }
     exit::OK
 }

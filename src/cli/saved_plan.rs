@@ -163,7 +163,7 @@ pub fn run(plan: &Path, given: &[String], exec: &ExecArgs) -> Result<i32, Failur
     let given = with_plan_params(&saved.pins.params, given, declared).map_err(|f| f.file(&file))?;
     let limit = exec.limit.clone().or(saved.limit.clone());
     let (checked, params) = with_params(checked, &file, &given, limit.as_deref())?;
-    let (planned, masker) = plan_stages(&file, &checked, &params, true, &exec.state);
+    let (planned, masker) = plan_stages(&file, &checked, &params, true, &exec.state)?;
     let now = Pins::new(&file, sha256, &checked, &params, &masker, &planned);
     let stale = saved.pins.stale(&now, &planned);
     if !stale.is_empty() {

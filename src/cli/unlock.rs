@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use slipway_engine::lock;
+use slipway_engine::state::Unlocked;
 
 use super::run::StateArgs;
 use super::{exit, load};
@@ -14,6 +15,10 @@ pub struct Args {
     /// The `environment` param, when the pipeline declares one.
     #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
     pub params: Vec<String>,
+    /// With `--state-url`: end the holder's database session (which frees the
+    /// lock) even though it is alive. Its run then stops at its next journal write.
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub state: StateArgs,
 }
@@ -57,20 +62,38 @@ pub fn run(args: Args) -> i32 {
         (None, None) => None,
     };
     let name = lock::lock_name(&pipeline.name.value, environment.as_deref());
-    match lock::unlock(&state, &name) {
-        Ok(Some(holder)) => {
+    super::log_mask::mask_with(&args.state.masker());
+    let store = match args.state.open(&args.state.for_pipeline(&args.file)) {
+        Ok(store) => store,
+        Err(f) => return f.file(&args.file).report(Default::default()),
+    };
+    match store.unlock(&name, args.force) {
+        Ok(Unlocked::Broke(holder)) => {
             eprintln!("broke deploy lock `{name}`, held by {holder}");
             if lock::pid_alive(holder.pid) && holder.host == lock::hostname() {
                 eprintln!("warning: that process is still running; the next run will not wait for it");
             }
             exit::OK
         }
-        Ok(None) => {
+        Ok(Unlocked::Stale(holder)) => {
+            eprintln!("cleared deploy lock `{name}`: its holder, {holder}, is gone");
+            exit::OK
+        }
+        Ok(Unlocked::Terminated(holder)) => {
+            eprintln!("broke deploy lock `{name}`: terminated the database session of {holder}; that run stops at its next journal write");
+            exit::OK
+        }
+        Ok(Unlocked::Live(holder)) => {
+            eprintln!("error: deploy lock `{name}` is held by {holder}, whose database session is alive");
+            eprintln!("help: wait for it, or end its session with `slipway unlock --force`");
+            exit::LOCKED
+        }
+        Ok(Unlocked::NotHeld) => {
             eprintln!("deploy lock `{name}` is not held");
             exit::OK
         }
         Err(e) => {
-            eprintln!("error: cannot remove deploy lock `{name}`: {e}");
+            eprintln!("error: cannot break deploy lock `{name}`: {e}");
             exit::USAGE
         }
     }

@@ -1,7 +1,9 @@
 //! `cargo xtask bench exec`: (a) a 1,000-stage DAG of `shell` stages running
 //! `true`, beside GNU make -j2 running the same DAG (make is the process-spawn
 //! floor); (b) a DAG of sleeping stages: makespan over critical path.
-//! `--quick` for a smoke run; `--bin PATH` to time another build.
+//! `--quick` for a smoke run; `--bin PATH` to time another build. With
+//! PostgreSQL installed, (a) also times the journal in a local PostgreSQL
+//! (`--state-url`), the shared state of CI runners.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -33,6 +35,12 @@ pub fn exec(args: &[&str]) -> Result<()> {
     if shm.is_dir() {
         contenders.push(("slipway run, journal on tmpfs", Some(shm.join(format!("slipway-bench-{}", std::process::id())))));
     }
+    // The journal in PostgreSQL (fsync on, on this disk), beside the file journal.
+    let pg = crate::bench_pg::LocalPg::start()?;
+    if pg.is_some() {
+        contenders.push(("slipway run, journal in PostgreSQL", Some(tmp.join(".slipway-pg"))));
+    }
+    let url = |state: &Path| pg.as_ref().filter(|_| state.ends_with(".slipway-pg")).map(|pg| pg.url.clone());
     // Rounds interleave the contenders, so a slow spell of the machine (a
     // neighbour, the hypervisor) hits them alike rather than one of them.
     let mut times: Vec<Vec<Duration>> = vec![Vec::new(); contenders.len()];
@@ -40,7 +48,7 @@ pub fn exec(args: &[&str]) -> Result<()> {
         for (i, (_, state)) in contenders.iter().enumerate() {
             times[i].push(match state {
                 None => time_make(&tmp)?,
-                Some(state) => time_run(&bin, &tmp, state)?,
+                Some(state) => time_run(&bin, &tmp, state, url(state).as_deref())?,
             });
         }
     }
@@ -54,8 +62,13 @@ pub fn exec(args: &[&str]) -> Result<()> {
         let (lo, hi) = (times[i][0], times[i][times[i].len() - 1]);
         let ratio = if i == 0 { String::new() } else { format!("   ratio {:.2}x", t.as_secs_f64() / make.as_secs_f64()) };
         let target = if i == 1 { " (target <= 1.5x)" } else { "" };
-        println!("{name:<30}{:>8.0} ms  (range {:.0}-{:.0}){ratio}{target}", ms(t), ms(lo), ms(hi));
+        println!("{name:<36}{:>8.0} ms  (range {:.0}-{:.0}){ratio}{target}", ms(t), ms(lo), ms(hi));
     }
+    if let Some(i) = contenders.iter().position(|(_, s)| s.as_deref().is_some_and(|s| url(s).is_some())) {
+        let (pg_t, disk_t) = (median_of(&mut times[i]), median_of(&mut times[1]));
+        println!("PostgreSQL journal / file journal on disk: {:.2}x (target <= 1.5x)", pg_t.as_secs_f64() / disk_t.as_secs_f64());
+    }
+    drop(pg);
 
     // (b) sleeping stages: every stage may run at once, so the makespan can reach the critical path.
     let m = if quick { 20 } else { 40 };
@@ -87,15 +100,18 @@ fn time_make(dir: &Path) -> Result<Duration> {
     Ok(start.elapsed())
 }
 
-/// One `slipway run` of the DAG, from a fresh state folder.
-fn time_run(bin: &Path, dir: &Path, state: &Path) -> Result<Duration> {
+/// One `slipway run` of the DAG, from a fresh state folder (with `url`, the
+/// lock and journal in that database; runs accumulate there, as in CI).
+fn time_run(bin: &Path, dir: &Path, state: &Path, url: Option<&str>) -> Result<Duration> {
     let _ = std::fs::remove_dir_all(state);
+    let mut cmd = Command::new(bin);
+    cmd.args(["run", "dag.yaml", "--max-parallel", "2", "--format", "json", "--state-dir"]).arg(state).current_dir(dir);
+    cmd.env_remove("SLIPWAY_STATE_URL");
+    if let Some(url) = url {
+        cmd.args(["--state-url", url]);
+    }
     let start = Instant::now();
-    let out = Command::new(bin)
-        .args(["run", "dag.yaml", "--max-parallel", "2", "--format", "json", "--state-dir"])
-        .arg(state)
-        .current_dir(dir)
-        .output()?;
+    let out = cmd.output()?;
     if !out.status.success() {
         bail!("slipway run failed: {}", String::from_utf8_lossy(&out.stderr));
     }

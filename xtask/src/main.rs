@@ -6,6 +6,7 @@ mod bench_changelog;
 mod bench_deploy;
 mod bench_exec;
 mod bench_fleet;
+mod bench_pg;
 mod fuzz;
 
 use std::path::PathBuf;

@@ -21,3 +21,8 @@ pub fn stage_digest(stage: &Stage, pipeline: &Pipeline) -> String {
 pub fn digests(pipeline: &Pipeline) -> BTreeMap<String, String> {
     pipeline.stages.iter().map(|(id, s)| (id.value.clone(), stage_digest(s, pipeline))).collect()
 }
+
+/// The SHA-256 of a file's content, in hex: how a resume elsewhere knows it has the same pipeline.
+pub fn content_digest(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -16,7 +16,7 @@ use crate::event::{Event, RunStatus, StageStatus};
 use crate::runtime::{BoxFuture, History, Outputs};
 use crate::secrets::Masker;
 
-mod cap;
+pub mod cap;
 mod read;
 
 pub use cap::STAGE_LOG_CAP;
@@ -47,6 +47,12 @@ pub struct RunMeta {
     /// `slipway serve` (whose runs record the chat user as `user`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trigger: Option<String>,
+    /// The pipeline file relative to the project root, and its content's hash:
+    /// how a resume in another checkout (another CI runner) finds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_in_project: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_hash: Option<String>,
 }
 
 impl RunMeta {
@@ -289,6 +295,15 @@ pub struct Replay {
 }
 
 impl Replay {
+    /// What a stream of events says happened (a journal kept elsewhere than in files).
+    pub fn from_events(events: impl IntoIterator<Item = Event>) -> Replay {
+        let mut r = Replay::default();
+        for (i, e) in events.into_iter().enumerate() {
+            r.apply(i + 1, &e);
+        }
+        r
+    }
+
     /// Commands of stages that never finished and still run on this machine:
     /// (stage, process group).
     pub fn commands_still_running(&self) -> Vec<(String, u32)> {
@@ -396,6 +411,9 @@ pub struct RunSummary {
     pub started_at: String,
     pub user: String,
     pub stages: String,
+    /// When a run kept in a shared state last said it was alive (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<String>,
 }
 
 /// Every run under the state folder, newest first.
@@ -417,6 +435,7 @@ fn summarize(dir: &Path) -> (u64, RunSummary) {
         started_at: "?".into(),
         user: "?".into(),
         stages: why,
+        last_seen: None,
     };
     let meta = match read_meta(dir) {
         Ok(meta) => meta,
@@ -444,6 +463,7 @@ fn summarize(dir: &Path) -> (u64, RunSummary) {
         started_at: meta.started_at,
         user: meta.user,
         stages: format!("{done}/{} succeeded", meta.digests.len()),
+        last_seen: None,
     };
     // Run ids name the second only: the first event has the millisecond.
     (r.started_ms.unwrap_or(0), summary)
@@ -531,6 +551,8 @@ mod tests {
             masked_params: Vec::new(),
             needs: BTreeMap::new(),
             trigger: None,
+            file_in_project: None,
+            file_hash: None,
         }
     }
 

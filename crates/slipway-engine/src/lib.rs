@@ -6,8 +6,8 @@
 pub mod context;
 pub mod digest;
 pub mod event;
-pub mod fuzzing;
 pub mod freeze;
+pub mod fuzzing;
 pub mod journal;
 pub mod lock;
 pub mod private;
@@ -17,6 +17,7 @@ pub mod runid;
 pub mod runtime;
 pub mod scheduler;
 pub mod secrets;
+pub mod state;
 
 pub use event::{Event, StageStatus};
 pub use runtime::{Effect, ErrorClass, Outputs, StageEnv, StageError, StagePlan};

@@ -23,12 +23,29 @@ pub struct Holder {
     pub host: String,
     pub pid: u32,
     pub started_at: String,
+    /// The CI job running it, when the CI's variables say (see [`ci_job_url`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ci_job: Option<String>,
 }
 
 impl std::fmt::Display for Holder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "run {} by {} on {} (pid {}, since {})", self.run_id, self.user, self.host, self.pid, self.started_at)
+        write!(f, "run {} by {} on {} (pid {}, since {})", self.run_id, self.user, self.host, self.pid, self.started_at)?;
+        match &self.ci_job {
+            Some(url) => write!(f, ", CI job {url}"),
+            None => Ok(()),
+        }
     }
+}
+
+/// The URL of the CI job this process runs in, from the variables GitHub
+/// Actions, GitLab CI, Buildkite and Jenkins set.
+pub fn ci_job_url() -> Option<String> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    if let (Some(server), Some(repo), Some(run)) = (var("GITHUB_SERVER_URL"), var("GITHUB_REPOSITORY"), var("GITHUB_RUN_ID")) {
+        return Some(format!("{server}/{repo}/actions/runs/{run}"));
+    }
+    var("CI_JOB_URL").or_else(|| var("BUILDKITE_BUILD_URL")).or_else(|| var("BUILD_URL"))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +69,11 @@ static STOP_WAITING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBo
 /// Ends any wait for a lock (async-signal-safe: one atomic store).
 pub fn stop_waiting() {
     STOP_WAITING.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Whether [`stop_waiting`] was called: a lock kept elsewhere (PostgreSQL) ends its wait too.
+pub fn waiting_stopped() -> bool {
+    STOP_WAITING.load(std::sync::atomic::Ordering::SeqCst)
 }
 
 /// A held lock; dropping it releases it.
@@ -236,7 +258,7 @@ fn holder_after_write(path: &Path) -> Holder {
 }
 
 fn unknown_holder() -> Holder {
-    Holder { run_id: "?".into(), user: "?".into(), host: "?".into(), pid: 0, started_at: "?".into() }
+    Holder { run_id: "?".into(), user: "?".into(), host: "?".into(), pid: 0, started_at: "?".into(), ci_job: None }
 }
 
 /// A place in the queue of waiters: `<name>.queue/<nanos>-<pid>`.
@@ -381,7 +403,7 @@ mod tests {
     }
 
     fn me(run: &str) -> Holder {
-        Holder { run_id: run.into(), user: "u".into(), host: hostname(), pid: std::process::id(), started_at: "now".into() }
+        Holder { run_id: run.into(), user: "u".into(), host: hostname(), pid: std::process::id(), started_at: "now".into(), ci_job: None }
     }
 
     fn state() -> PathBuf {

@@ -24,12 +24,12 @@ use tokio::sync::{mpsc, watch};
 
 use crate::context::{RunInfo, StageFacts, template_context};
 use crate::event::{Event, RunStatus, StageStatus, now_ms};
-use crate::journal::Journal;
 use crate::render::Renderer;
 use crate::retry::Policy;
 use crate::runid::random_u64;
 use crate::runtime::{BoxFuture, Effect, History, Outputs, Planners, Runners, StageEnv, StageError, placeholder_outputs, raised};
 use crate::secrets::Masker;
+use crate::state::JournalSink;
 
 /// Everything a run needs besides the pipeline and the kinds.
 pub struct RunOptions<'j> {
@@ -54,7 +54,7 @@ pub struct RunOptions<'j> {
     /// Set to true on a second interrupt: `always` stages are cancelled too.
     pub abort: watch::Receiver<bool>,
     pub events: mpsc::UnboundedSender<Event>,
-    pub journal: Option<&'j mut Journal>,
+    pub journal: Option<&'j mut dyn JournalSink>,
     /// Earlier runs, for stages that carry on from the last good one.
     pub history: Option<&'j dyn History>,
 }
@@ -68,7 +68,7 @@ pub struct RunOutcome {
 /// Writes events to the journal and to the reporters, masked, and keeps track
 /// of which journal records are durable.
 struct Recorder<'j> {
-    journal: Option<&'j mut Journal>,
+    journal: Option<&'j mut dyn JournalSink>,
     events: mpsc::UnboundedSender<Event>,
     masker: Masker,
     error: Option<String>,
@@ -100,6 +100,13 @@ impl Recorder<'_> {
         self.error.is_some() || self.journal.as_deref().is_none_or(|j| j.synced() >= seq)
     }
 
+    /// Whether the journal refused a write because the run no longer holds its
+    /// deploy lock (another run took it): nothing more may start, not even
+    /// `always` stages.
+    fn lock_lost(&self) -> bool {
+        self.journal.as_deref().is_some_and(|j| j.lock_lost())
+    }
+
     /// Starts an fsync of everything written so far, unless one is running.
     fn start_sync(&mut self) {
         let Some(j) = self.journal.as_deref_mut() else { return };
@@ -107,8 +114,8 @@ impl Recorder<'_> {
             return;
         }
         tracing::trace!(upto = j.written(), "journal fsync started");
-        match j.sync_handle() {
-            Ok(file) => self.in_flight = Some((j.written(), tokio::task::spawn_blocking(move || file.sync_data()))),
+        match j.start_sync() {
+            Ok(task) => self.in_flight = Some(task),
             Err(e) => {
                 self.error.get_or_insert_with(|| format!("journal sync failed: {e}"));
             }
@@ -219,7 +226,7 @@ pub async fn execute(pipeline: &Pipeline, dag: &Dag, runners: &dyn Runners, mut 
             // A journal that cannot be written stops the run like an interrupt: a
             // stage whose result cannot be recorded would run again on resume.
             let cancelled = *opts.cancel.borrow() || rec.error.is_some();
-            let aborted = *opts.abort.borrow();
+            let aborted = *opts.abort.borrow() || rec.lock_lost();
             // How the run stands so far: what an `always` stage at the end reports.
             let run_status = if cancelled {
                 "cancelled"
@@ -286,6 +293,26 @@ pub async fn execute(pipeline: &Pipeline, dag: &Dag, runners: &dyn Runners, mut 
         // A stage runs once the records of the stages it depends on are on disk;
         // one fsync, running beside the stages, covers everything written so far.
         held.extend(starting);
+        if rec.lock_lost() {
+            // Never polled, so never started: their records could not be kept.
+            for (i, _, fut) in held.drain(..) {
+                drop(fut);
+                let reason = "the deploy lock was taken by another run".to_owned();
+                let event = Event::StageFinished {
+                    stage: ids[i].clone(),
+                    status: StageStatus::Cancelled,
+                    attempts: 0,
+                    duration_ms: 0,
+                    outputs: Outputs::new(),
+                    reason: Some(reason),
+                    masked: Vec::new(),
+                    at: now_ms(),
+                };
+                finished_seq[i] = rec.record(event);
+                facts.insert(ids[i].clone(), StageFacts { status: StageStatus::Cancelled, outputs: Outputs::new(), attempts: 0 });
+                progress.settle(dag, i, StageStatus::Cancelled);
+            }
+        }
         let mut k = 0;
         while k < held.len() {
             if rec.is_durable(held[k].1) {

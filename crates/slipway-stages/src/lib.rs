@@ -19,6 +19,7 @@ use kinds::{audit_ticket, changelog, converge, deploy, http, marker, migrate, no
 
 pub use caps::HttpCap;
 pub use kinds::shell::parse_output_file;
+pub use process::set_commands_die_with_runner;
 pub use transport::Fleet;
 
 /// Every kind's planner.

@@ -63,6 +63,11 @@ pub fn start(server: &Arc<Server>, who: Who, alias: &str, env: Option<String>, p
     if let Some(dir) = &server.state.state_dir {
         cmd.arg("--state-dir").arg(dir);
     }
+    // The shared state, when the server has one: in the environment, so the URL's
+    // password is not on a command line.
+    if let Some(url) = &server.state.state_url {
+        cmd.env("SLIPWAY_STATE_URL", url);
+    }
     // Its own process group: a Ctrl-C meant for the server does not stop a deploy halfway.
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
     let server = server.clone();

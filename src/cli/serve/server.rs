@@ -110,7 +110,7 @@ impl Server {
         Ok(Server {
             config,
             targets,
-            state: StateArgs { state_dir: args.state.state_dir.clone() },
+            state: StateArgs { state_dir: args.state.state_dir.clone(), state_url: args.state.state_url.clone() },
             slack_secret,
             slack_token,
             slack_api,

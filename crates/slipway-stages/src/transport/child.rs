@@ -25,6 +25,7 @@ impl StageGroup {
     /// Starts `cmd` in the group. The lock is held across the spawn, so two
     /// commands started together cannot open two groups.
     fn spawn(&self, env: &StageEnv<'_>, cmd: &mut Command) -> std::io::Result<(Child, i32)> {
+        crate::process::die_with_runner(cmd);
         let mut pgid = self.pgid.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(group) = *pgid {
             cmd.process_group(group);
