@@ -240,8 +240,8 @@ pub(super) fn run_checked(
     };
     let state = exec.state.for_pipeline(&file);
     let store = exec.state.open(&state).map_err(|f| f.file(&file))?;
-    let prepared = prepare(checked, &meta, exec.wait_lock.as_deref(), &*store, &exec.state)?;
-    execute(checked, meta, None, prepared, exec, &state, pinned, &*store)
+    let prepared = Prepared { pinned: pinned.clone(), ..prepare(checked, &meta, exec.wait_lock.as_deref(), &*store, &exec.state)? };
+    execute(checked, meta, None, prepared, exec, &state, &*store)
 }
 
 /// A run id names a folder: only letters, digits and `-`.
@@ -355,7 +355,7 @@ fn resumed(args: ResumeArgs) -> Result<i32, Failure> {
     // Stages that succeeded before but run again get an idempotency key of their own.
     let reruns = done.successes.iter().filter(|(id, _)| !reuse.contains_key(*id)).map(|(id, n)| (id.clone(), *n)).collect();
     let meta = RunMeta { pid: std::process::id(), digests: now, ..meta };
-    execute(&checked, meta, Some(Resumed { reuse, reruns }), prepared, x, state, &BTreeMap::new(), &*store)
+    execute(&checked, meta, Some(Resumed { reuse, reruns }), prepared, x, state, &*store)
 }
 
 /// Values the journal kept only masked (they held secret text), which a resumed
@@ -424,6 +424,8 @@ struct Prepared {
     secrets: BTreeMap<String, String>,
     masker: Masker,
     lock: Box<dyn HeldLock>,
+    /// Revisions changelog stages must resolve to (a saved plan's); empty otherwise.
+    pinned: saved_plan::Revisions,
 }
 
 fn prepare(checked: &Checked, meta: &RunMeta, wait_lock: Option<&str>, store: &dyn State, args: &StateArgs) -> Result<Prepared, Failure> {
@@ -491,7 +493,7 @@ fn prepare(checked: &Checked, meta: &RunMeta, wait_lock: Option<&str>, store: &d
         }
         eprintln!("warning: took over the stale deploy lock `{lock_name}` of {stale}: that process is gone");
     }
-    Ok(Prepared { secrets, masker, lock })
+    Ok(Prepared { secrets, masker, lock, pinned: Default::default() })
 }
 
 fn execute(
@@ -501,12 +503,11 @@ fn execute(
     prepared: Prepared,
     x: &ExecArgs,
     state: &Path,
-    pinned: &saved_plan::Revisions,
     store: &dyn State,
 ) -> Result<i32, Failure> {
     let (max_parallel, format) = (x.max_parallel, x.format);
     let pipeline = checked.pipeline.as_ref().expect("valid pipelines decode");
-    let Prepared { secrets, masker, lock: held } = prepared;
+    let Prepared { secrets, masker, lock: held, pinned } = prepared;
     // run.json holds params as given: masked like everything else written.
     let params: BTreeMap<String, String> = meta.params.iter().map(|(k, v)| (k.clone(), masker.mask(v))).collect();
     let masked_params = params.iter().filter(|(k, v)| meta.params.get(*k) != Some(*v)).map(|(k, _)| k.clone()).collect();
@@ -564,7 +565,7 @@ fn execute(
             history: Some(&*history),
         };
         let live = Live::with_state_dir(state, false);
-        let runners = saved_plan::PinnedRevisions::new(&live, pinned);
+        let runners = saved_plan::PinnedRevisions::new(&live, &pinned);
         let outcome = slipway_engine::execute(pipeline, &checked.dag, &runners, opts).await;
         let summary = reporter.await.unwrap_or_default();
         (outcome, summary)
