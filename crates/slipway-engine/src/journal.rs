@@ -244,6 +244,13 @@ fn read_meta(dir: &Path) -> io::Result<RunMeta> {
     Ok(meta)
 }
 
+/// Every event of the journal in `dir`, and how many lines could not be read.
+pub fn events_dir(dir: &Path) -> io::Result<(Vec<Event>, usize)> {
+    let mut out = Vec::new();
+    let stats = each_event(dir, |_, e| out.push(e))?;
+    Ok((out, stats.unreadable))
+}
+
 /// What the journal in `dir` says happened, read as a stream.
 pub fn replay_dir(dir: &Path) -> io::Result<Replay> {
     let mut r = Replay::default();

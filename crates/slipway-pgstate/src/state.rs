@@ -4,6 +4,7 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
+use slipway_engine::event::Event;
 use slipway_engine::journal::{Replay, RunMeta, RunSummary};
 use slipway_engine::lock::{Holder, LockError};
 use slipway_engine::runtime::{BoxFuture, History};
@@ -149,6 +150,11 @@ impl State for PgState {
     fn replay(&self, run_id: &str) -> io::Result<Replay> {
         let id = run_id.to_owned();
         self.query(move |c| async move { runs::replay(&c, &id).await })
+    }
+
+    fn events(&self, run_id: &str) -> io::Result<(Vec<Event>, usize)> {
+        let id = run_id.to_owned();
+        self.query(move |c| async move { runs::events(&c, &id).await })
     }
 
     fn list_runs(&self) -> io::Result<Vec<RunSummary>> {

@@ -8,9 +8,6 @@ mod svg;
 
 use std::path::PathBuf;
 
-use slipway_engine::event::Event;
-use slipway_engine::journal::Journal;
-
 use super::exit;
 use super::run::StateArgs;
 
@@ -27,19 +24,27 @@ pub struct Args {
 
 pub fn run(args: Args) -> i32 {
     let state = args.state.resolve(std::path::Path::new("."));
+    super::log_mask::mask_with(&args.state.masker());
+    // The journal where the runs are: files under the state folder, or PostgreSQL (`--state-url`).
+    let store = match args.state.open(&state) {
+        Ok(store) => store,
+        Err(f) => return f.report(Default::default()),
+    };
     let cannot = |e: std::io::Error| {
-        eprintln!("error: cannot read run `{}` under {}: {e}", args.run_id, state.display());
-        eprintln!("help: `slipway runs` lists the runs there; `--state-dir` names another state folder");
+        eprintln!("error: cannot read run `{}` under {}: {e}", args.run_id, store.describe());
+        eprintln!("help: `slipway runs` lists the runs there; `--state-dir` or `--state-url` names another state");
         exit::USAGE
     };
-    let meta = match Journal::meta(&state, &args.run_id) {
+    let meta = match store.meta(&args.run_id) {
         Ok(meta) => meta,
         Err(e) => return cannot(e),
     };
-    let dir = Journal::runs_dir(&state).join(&meta.run_id);
     let mut run = model::Run::new(Some(meta));
-    let run = match each_event(&dir, |e| run.apply(&e)) {
-        Ok(unreadable) => run.finish(unreadable),
+    let run = match store.events(&args.run_id) {
+        Ok((events, unreadable)) => {
+            events.iter().for_each(|e| run.apply(e));
+            run.finish(unreadable)
+        }
         Err(e) => return cannot(e),
     };
     let html = page::render(&run, &args.run_id);
@@ -59,23 +64,4 @@ pub fn run(args: Args) -> i32 {
             exit::USAGE
         }
     }
-}
-
-/// Reads a run's events file line by line, calling `f` with each event, and
-/// returns how many lines could not be read (torn by a crash, or damaged): a
-/// report shows what the journal holds, and says how much it could not read.
-fn each_event(dir: &std::path::Path, mut f: impl FnMut(Event)) -> std::io::Result<usize> {
-    use std::io::BufRead;
-    let path = dir.join("events.jsonl");
-    let file = std::fs::File::open(&path).map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
-    let mut unreadable = 0;
-    for line in std::io::BufReader::new(file).split(b'\n') {
-        let line = line?;
-        match serde_json::from_slice::<Event>(&line) {
-            Ok(event) => f(event),
-            Err(_) if line.iter().all(u8::is_ascii_whitespace) => {}
-            Err(_) => unreadable += 1,
-        }
-    }
-    Ok(unreadable)
 }
