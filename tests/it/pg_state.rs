@@ -355,3 +355,30 @@ fn a_waiter_gives_up_after_its_wait_lock_naming_the_holder() {
     assert!(stderr(&out).contains("gave up waiting") && stderr(&out).contains(&id), "{}", stderr(&out));
     assert!(finish(holder).status.success());
 }
+
+#[test]
+fn tls_trusts_the_teams_own_ca_with_sslrootcert_and_refuses_an_unknown_one_clearly() {
+    let pg = PgServer::start_tls();
+    let a = runner("pg-tls", "version: 1\nname: tls\nstages:\n  s: { kind: shell, run: 'touch ran' }\n");
+    // The server takes TLS only: a URL without sslmode is turned away, so the run below went over TLS.
+    let plain = slipway(&a, &pg.url(), &["run", "p.yaml"]);
+    assert_eq!(plain.status.code(), Some(2), "{}", stderr(&plain));
+    assert!(!a.path("ran").exists());
+    // sslmode=require alone trusts the system's roots, which never signed this certificate.
+    let require = format!("{}?sslmode=require", pg.url());
+    let refused = slipway(&a, &require, &["run", "p.yaml"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    let e = stderr(&refused);
+    assert!(e.contains("invalid peer certificate") && e.contains("add sslrootcert=/path/to/ca.pem"), "{e}");
+    assert!(!a.path("ran").exists(), "nothing runs when the state database is refused");
+    // Trusting the team's CA, which signed the server's certificate: the run goes through.
+    let trusted = format!("{require}&sslrootcert={}", pg.ca_cert().display());
+    let out = slipway(&a, &trusted, &["run", "p.yaml"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(a.path("ran").exists());
+    assert_eq!(pg.psql("SELECT count(*) FROM slipway_events WHERE kind = 'run_finished'"), "1");
+    // A CA file that is not there is named, with what to put there.
+    let missing = slipway(&a, &format!("{require}&sslrootcert=/nonexistent/ca.pem"), &["runs"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("sslrootcert /nonexistent/ca.pem") && stderr(&missing).contains("PEM file"), "{}", stderr(&missing));
+}

@@ -4,7 +4,8 @@
 //! as root, and CI runs as root: the server then runs as `postgres` through
 //! `setpriv`, which execs, so the child is the server itself). Stopped and
 //! removed on drop; [`PgServer::restart`] stops it and starts it again on the
-//! same port and data.
+//! same port and data. [`PgServer::start_tls`] serves TLS only, with a
+//! certificate signed by a CA of its own, both made by `openssl`.
 
 #![allow(dead_code)] // each test uses part of it
 
@@ -19,6 +20,8 @@ pub struct PgServer {
     dir: PathBuf,
     bin: PathBuf,
     child: Option<Child>,
+    /// TLS only (`hostssl`), with a certificate signed by [`PgServer::ca_cert`].
+    tls: bool,
 }
 
 /// The newest `/usr/lib/postgresql/*/bin`.
@@ -52,6 +55,16 @@ fn as_server_user(program: &Path) -> Command {
 
 impl PgServer {
     pub fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// A server that takes TLS connections only (plain ones are refused by
+    /// `pg_hba.conf`), its certificate for `127.0.0.1` signed by a self-signed CA.
+    pub fn start_tls() -> Self {
+        Self::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> Self {
         let bin = bin_dir();
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
         let dir = std::env::temp_dir().join(format!("slipway-it-pg-{}-{nanos}", std::process::id()));
@@ -69,9 +82,12 @@ impl PgServer {
             .output()
             .expect("run initdb");
         assert!(out.status.success(), "initdb: {}", String::from_utf8_lossy(&out.stderr));
+        if tls {
+            serve_tls_only(&dir);
+        }
         for _ in 0..10 {
             let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-            let mut server = PgServer { port, dir: dir.clone(), bin: bin.clone(), child: None };
+            let mut server = PgServer { port, dir: dir.clone(), bin: bin.clone(), child: None, tls };
             if server.launch() {
                 return server;
             }
@@ -118,10 +134,17 @@ impl PgServer {
         format!("postgres://slipway:{PASSWORD}@127.0.0.1:{}/postgres", self.port)
     }
 
+    /// The CA that signed the server's certificate (PEM): what a client must trust.
+    pub fn ca_cert(&self) -> PathBuf {
+        self.dir.join("data/ca.crt")
+    }
+
     /// Runs SQL with `psql`; its output (unaligned, tuples only).
     pub fn psql(&self, sql: &str) -> String {
+        // libpq's `require` encrypts without checking the certificate: enough for the tests' own queries.
+        let url = if self.tls { format!("{}?sslmode=require", self.url()) } else { self.url() };
         let out = Command::new(self.bin.join("psql"))
-            .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", &self.url(), "-c", sql])
+            .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", &url, "-c", sql])
             .output()
             .expect("run psql");
         assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
@@ -150,6 +173,72 @@ impl PgServer {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// Makes a team's own CA (a self-signed certificate) and a server certificate
+/// for `127.0.0.1` signed by it, in the data folder, turns `ssl` on, and lets
+/// clients in over TLS only. (rustls, rightly, takes no CA certificate as a
+/// server's own: hence the two.)
+fn serve_tls_only(dir: &Path) {
+    let data = dir.join("data");
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(&data)
+            .output()
+            .expect("run openssl: ./scripts/test installs it (apt-get install openssl)");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=slipway test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+    ]);
+    openssl(&["req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key", "-out", "server.csr"]);
+    std::fs::write(data.join("san.ext"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n").unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+        "-out",
+        "server.crt",
+    ]);
+    let conf = data.join("postgresql.conf");
+    let mut text = std::fs::read_to_string(&conf).unwrap();
+    text.push_str("\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
+    std::fs::write(&conf, text).unwrap();
+    let hba = data.join("pg_hba.conf");
+    let text: String = std::fs::read_to_string(&hba)
+        .unwrap()
+        .lines()
+        .map(|l| if l.starts_with("host ") { format!("hostssl{}\n", &l[4..]) } else { format!("{l}\n") })
+        .collect();
+    std::fs::write(&hba, text).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(data.join("server.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    if is_root() {
+        let ok = Command::new("chown").args(["-R", "postgres:postgres"]).arg(&data).status().unwrap().success();
+        assert!(ok, "chown the test database's certificate to postgres");
     }
 }
 

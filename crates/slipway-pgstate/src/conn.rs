@@ -48,7 +48,7 @@ pub(crate) struct Conn {
 pub(crate) async fn connect(url: &StateUrl) -> Result<Conn, String> {
     let (tx, closed) = watch::channel(false);
     let client = if url.tls() {
-        let (client, connection) = url.config.connect(tls()?).await.map_err(|e| describe(url, &e))?;
+        let (client, connection) = url.config.connect(tls(url)?).await.map_err(|e| describe_tls(url, &e))?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!("state database session ended: {e}");
@@ -69,11 +69,26 @@ pub(crate) async fn connect(url: &StateUrl) -> Result<Conn, String> {
     Ok(Conn { client: Arc::new(client), closed })
 }
 
-/// rustls with the system's root certificates.
-fn tls() -> Result<tokio_postgres_rustls::MakeRustlsConnect, String> {
+/// rustls with the system's root certificates, or only those of the URL's
+/// `sslrootcert` file (as libpq does: a team's own CA, not every public one).
+fn tls(url: &StateUrl) -> Result<tokio_postgres_rustls::MakeRustlsConnect, String> {
     let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_native_certs::load_native_certs().certs {
-        let _ = roots.add(cert);
+    match &url.root_cert {
+        Some(path) => {
+            use rustls::pki_types::{CertificateDer, pem::PemObject};
+            let unreadable = |e: &dyn std::fmt::Display| format!("sslrootcert {}: {e}; name a PEM file of CA certificates", path.display());
+            for cert in CertificateDer::pem_file_iter(path).map_err(|e| unreadable(&e))? {
+                roots.add(cert.map_err(|e| unreadable(&e))?).map_err(|e| unreadable(&e))?;
+            }
+            if roots.is_empty() {
+                return Err(unreadable(&"no certificate in it"));
+            }
+        }
+        None => {
+            for cert in rustls_native_certs::load_native_certs().certs {
+                let _ = roots.add(cert);
+            }
+        }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
@@ -82,6 +97,19 @@ fn tls() -> Result<tokio_postgres_rustls::MakeRustlsConnect, String> {
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
+/// A failed TLS connection as a message; a certificate no trusted root signed
+/// says how to trust the team's CA.
+fn describe_tls(url: &StateUrl, e: &tokio_postgres::Error) -> String {
+    let text = describe(url, e);
+    if text.contains("invalid peer certificate") && url.root_cert.is_none() {
+        return format!(
+            "{text}: the server's certificate is not signed by a root this machine trusts; \
+             add sslrootcert=/path/to/ca.pem (the CA that signed it) to the state url"
+        );
+    }
+    text
 }
 
 /// A database error as a message: the server's own words when it sent some

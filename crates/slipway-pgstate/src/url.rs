@@ -1,7 +1,9 @@
 //! The state URL: `postgres://user:password@host:5432/db?sslmode=require`. It
 //! is parsed once; what is shown of it (errors, logs, `runs`) has the password
-//! replaced by `***`.
+//! replaced by `***`. `sslrootcert=PATH` (libpq's name) trusts the CA
+//! certificates in that PEM file instead of the system's roots: a team's own CA.
 
+use std::path::PathBuf;
 use std::str::FromStr;
 
 use tokio_postgres::config::{Config, SslMode};
@@ -11,6 +13,8 @@ pub struct StateUrl {
     pub(crate) config: Config,
     masked: String,
     password: Option<String>,
+    /// `sslrootcert`: the PEM file of the CA certificates to trust, instead of the system's.
+    pub(crate) root_cert: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for StateUrl {
@@ -26,7 +30,9 @@ impl StateUrl {
         if !(text.starts_with("postgres://") || text.starts_with("postgresql://")) {
             return Err(format!("state url `{masked}`: not a PostgreSQL url; write it like postgres://user:password@host:5432/slipway"));
         }
-        let mut config = Config::from_str(text).map_err(|e| format!("state url `{masked}`: {}", strip(&e.to_string(), text)))?;
+        // tokio-postgres knows no `sslrootcert`: it is taken out before the rest is parsed.
+        let (text, root_cert) = take_root_cert(text);
+        let mut config = Config::from_str(&text).map_err(|e| format!("state url `{masked}`: {}", strip(&e.to_string(), &text)))?;
         if config.get_hosts().is_empty() {
             return Err(format!("state url `{masked}`: no host; write it like postgres://user:password@host:5432/slipway"));
         }
@@ -36,7 +42,10 @@ impl StateUrl {
         config.connect_timeout(std::time::Duration::from_secs(10));
         config.keepalives_idle(std::time::Duration::from_secs(10));
         let password = config.get_password().map(|p| String::from_utf8_lossy(p).into_owned()).filter(|p| !p.is_empty());
-        Ok(StateUrl { config, masked, password })
+        if root_cert.is_some() && !matches!(config.get_ssl_mode(), SslMode::Require) {
+            return Err(format!("state url `{masked}`: sslrootcert needs sslmode=require (without it the connection is plain text)"));
+        }
+        Ok(StateUrl { config, masked, password, root_cert })
     }
 
     /// The URL with its password as `***`.
@@ -62,6 +71,45 @@ impl StateUrl {
             None => message.to_owned(),
         }
     }
+}
+
+/// The URL without its `sslrootcert=PATH` parameter, and that path (percent-decoded).
+fn take_root_cert(text: &str) -> (String, Option<PathBuf>) {
+    let Some((head, query)) = text.split_once('?') else { return (text.to_owned(), None) };
+    let mut root = None;
+    let rest: Vec<&str> = query
+        .split('&')
+        .filter(|kv| match kv.strip_prefix("sslrootcert=") {
+            Some(path) => {
+                root = Some(PathBuf::from(percent_decode(path)));
+                false
+            }
+            None => true,
+        })
+        .collect();
+    let text = if rest.is_empty() { head.to_owned() } else { format!("{head}?{}", rest.join("&")) };
+    (text, root)
+}
+
+/// `%2F` -> `/`; a `%` not followed by two hex digits stays as it is.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `postgres://user:secret@host/db?password=secret` -> `postgres://user:***@host/db?password=***`.
@@ -109,5 +157,18 @@ mod tests {
         assert!(!e.contains("s3cret") && e.contains("not a PostgreSQL url"), "{e}");
         let e = StateUrl::parse("postgres://u:s3cret@db:notaport/x").unwrap_err();
         assert!(!e.contains("s3cret"), "{e}");
+    }
+
+    #[test]
+    fn sslrootcert_names_the_ca_file_and_needs_sslmode_require() {
+        let url = StateUrl::parse("postgres://u:s3cret@db/x?sslmode=require&sslrootcert=%2Fetc%2Fteam%20ca.pem").unwrap();
+        assert!(url.tls());
+        assert_eq!(url.root_cert, Some(PathBuf::from("/etc/team ca.pem")));
+        let url = StateUrl::parse("postgres://u@db/x?sslrootcert=/etc/ca.pem&sslmode=require&application_name=ci").unwrap();
+        assert_eq!(url.root_cert, Some(PathBuf::from("/etc/ca.pem")));
+        assert_eq!(url.config.get_application_name(), Some("ci"));
+        assert_eq!(StateUrl::parse("postgres://u@db/x?sslmode=require").unwrap().root_cert, None);
+        let e = StateUrl::parse("postgres://u:s3cret@db/x?sslrootcert=/etc/ca.pem").unwrap_err();
+        assert!(e.contains("sslrootcert needs sslmode=require") && !e.contains("s3cret"), "{e}");
     }
 }
