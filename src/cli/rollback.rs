@@ -89,7 +89,10 @@ pub fn run(args: Args) -> i32 {
         Ok(l) => l,
         Err(code) => return code,
     };
-    slipway_stages::set_commands_die_with_runner(store.is_shared());
+    if let Err(e) = slipway_stages::set_commands_die_with_runner(store.is_shared()) {
+        eprintln!("error: cannot start the watchdog that stops commands if this rollback dies: {e}");
+        return exit::USAGE;
+    }
     let info =
         RunInfo { id: run_id.clone(), user: lock::username(), trigger: "rollback".into(), started_at: rfc3339(now_secs()), dry_run: false };
     let renderer = Renderer::new();
@@ -129,6 +132,7 @@ pub fn run(args: Args) -> i32 {
         };
         let live = Live::with_state_dir(&state, false);
         let outcome = live.rollback(&env).await;
+        let _ = slipway_stages::set_commands_die_with_runner(false);
         drop(env);
         drop(events);
         let _ = printer.await;

@@ -524,7 +524,8 @@ fn execute(
     })?;
     let lost = held.lost();
     // Another machine may resume or take over: it cannot wait for this one's processes.
-    slipway_stages::set_commands_die_with_runner(store.is_shared());
+    slipway_stages::set_commands_die_with_runner(store.is_shared())
+        .map_err(|e| Failure::new(Why::LockFailed, format!("cannot start the watchdog that stops commands if this run dies: {e}")))?;
     let (reuse, reruns) = resumed.map(|r| (r.reuse, r.reruns)).unwrap_or_default();
     let rt = runtime();
     let (cancel_tx, cancel) = watch::channel(false);
@@ -570,6 +571,8 @@ fn execute(
         let summary = reporter.await.unwrap_or_default();
         (outcome, summary)
     });
+    // Ended as it should: what its commands left running is theirs (a server a stage started).
+    let _ = slipway_stages::set_commands_die_with_runner(false);
     drop(held);
     let _ = std::fs::remove_dir_all(slipway_stages::scratch_dir());
     let (outcome, summary) = outcome;

@@ -165,10 +165,10 @@ fn kill_9_frees_the_lock_and_another_folder_resumes_without_repeating_a_stage() 
     let holder = spawn(&a, &url, &["run", "p.yaml"]);
     let id = run_with_status(&b, &url, "running");
     wait_for("first done", Duration::from_secs(10), || lines(&shared.path("log")) == ["first"]);
-    // The command's process group is recorded just after it starts, in the next group commit.
+    // `second`'s command (a loop waiting for `go`) is recorded just after it starts, in the next group commit.
     let recorded = || {
         pg.psql(&format!(
-            "SELECT body::jsonb ->> 'pgid' FROM slipway_events WHERE run_id = '{id}' AND kind = 'command_started' ORDER BY seq DESC LIMIT 1"
+            "SELECT body::jsonb ->> 'pgid' FROM slipway_events WHERE run_id = '{id}' AND kind = 'command_started' AND body::jsonb ->> 'stage' = 'second'"
         ))
     };
     wait_for("the command's process group recorded", Duration::from_secs(10), || !recorded().is_empty());
@@ -176,8 +176,7 @@ fn kill_9_frees_the_lock_and_another_folder_resumes_without_repeating_a_stage() 
     let _ = finish(holder);
     let freed = wait_for("the lock freed", Duration::from_secs(5), || runs(&b, &url)[0]["status"] == "crashed");
     eprintln!("lock freed {freed:?} after kill -9");
-    // The runner's shell died with it (PR_SET_PDEATHSIG); the `sleep 0.1` it
-    // had started ends on its own a moment later (and is reaped by init).
+    // The loop would wait for `go` forever: the run's watchdog killed its whole group with the runner.
     let pgid: i32 = recorded().parse().expect("the journal names the command's process group");
     // SAFETY: signal 0 only checks whether the group exists.
     wait_for("the killed run's commands end", Duration::from_secs(10), || unsafe { libc::kill(-pgid, 0) } != 0);

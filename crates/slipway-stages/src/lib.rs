@@ -10,6 +10,7 @@ mod clients;
 mod kinds;
 mod process;
 mod transport;
+pub mod watchdog;
 
 use slipway_core::kinds::Kind;
 use slipway_core::model::Pipeline;

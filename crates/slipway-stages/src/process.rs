@@ -4,7 +4,6 @@
 
 use std::path::Path;
 use std::process::Stdio;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use slipway_engine::runtime::{StageEnv, StageError};
 use slipway_engine::secrets::Masker;
@@ -184,44 +183,36 @@ fn spawn(cmd: &mut Command, vars: &[(String, String)], workdir: &Path, stdin: St
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
-    die_with_runner(cmd).spawn()
-}
-
-/// Whether commands die with their runner (see [`die_with_runner`]).
-static DIE_WITH_RUNNER: AtomicBool = AtomicBool::new(false);
-
-/// Makes the commands started from now on die with their runner: for a state
-/// shared by many machines (PostgreSQL), where a run resumed or started
-/// elsewhere cannot see this machine's processes. With the file state, a
-/// crashed run's commands may finish (a migration records itself) and
-/// `resume` waits for them instead.
-pub fn set_commands_die_with_runner(on: bool) {
-    DIE_WITH_RUNNER.store(on, Ordering::Relaxed);
-}
-
-/// When set (see [`set_commands_die_with_runner`]), has the kernel kill the
-/// command when the thread that started it (the run's only thread) dies, even
-/// by `kill -9`: a deploy lock freed by a crashed runner has no command still
-/// running behind it, and a stage's command runs at most once at a time.
-pub(crate) fn die_with_runner(cmd: &mut Command) -> &mut Command {
-    if !DIE_WITH_RUNNER.load(Ordering::Relaxed) {
-        return cmd;
+    let child = die_with_runner(cmd).spawn()?;
+    if let Some(pid) = child.id() {
+        crate::watchdog::register(pid as i32);
     }
-    let parent = std::process::id() as libc::pid_t;
-    // SAFETY: the closure runs in the child between fork and exec and calls only
-    // async-signal-safe functions (prctl, getppid, _exit).
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            // The runner died before the signal was armed: nobody will send it.
-            if libc::getppid() != parent {
-                libc::_exit(137);
-            }
+    Ok(child)
+}
+
+/// Makes the commands started from now on die with their runner (`true`):
+/// for a state shared by many machines (PostgreSQL), where a run resumed or
+/// started elsewhere cannot see this machine's processes. `false` once the run
+/// has ended as it should. With the file state, a crashed run's commands may
+/// finish (a migration records itself) and `resume` waits for them instead.
+/// See `watchdog.rs`.
+pub fn set_commands_die_with_runner(on: bool) -> std::io::Result<()> {
+    match on {
+        true => crate::watchdog::start(),
+        false => {
+            crate::watchdog::finish();
             Ok(())
-        })
+        }
     }
+}
+
+/// Marks the command for the run's watchdog, when commands are watched: it is
+/// killed, with everything it started, if the runner dies.
+pub(crate) fn die_with_runner(cmd: &mut Command) -> &mut Command {
+    if let Some((name, token)) = crate::watchdog::marker() {
+        cmd.env(name, token);
+    }
+    cmd
 }
 
 /// A line longer than this is shown in pieces of this size: memory stays bounded

@@ -41,6 +41,7 @@ impl StageGroup {
         let id = child.id().map_or(0, |p| p as i32);
         if id > 0 {
             *pgid = Some(id);
+            crate::watchdog::register(id);
             env.command_started(id as u32);
         }
         Ok((child, id))
