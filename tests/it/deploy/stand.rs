@@ -56,7 +56,7 @@ impl Stand {
              \x20   env: {{ BROKEN_HOST: \"{{{{ params.broken }}}}\" }}\n\
              \x20   build: '[ \"{{{{ host.name }}}}\" != \"$BROKEN_HOST\" ] || touch BROKEN'\n\
              \x20   restart: kill -TERM \"$(cat \"$SLIPWAY_DEPLOY_TO/app.pid\")\"\n\
-             \x20   health_check:\n      url: 'http://127.0.0.1:{port}/health'\n      revision_pointer: /revision\n      interval: 50ms\n      timeout: 5s\n\
+             \x20   health_check:\n      url: 'http://127.0.0.1:{port}/health'\n      revision_pointer: /revision\n      interval: 50ms\n      timeout: 10s\n\
              {fields}",
             ssh = self.fleet.ssh_block(),
             role = self.fleet.role("web"),

@@ -126,10 +126,21 @@ impl Deploy<'_> {
         back.extend(hosts.iter().enumerate().rev().filter(|(_, h)| matches!(h.status, "updated" | "unchanged")).map(|(i, _)| i));
         let goals: Vec<Option<Goal>> = (0..nodes.len()).map(|i| previous(&views[i], release)).collect();
         let (stuck, _) = self.rollback_hosts(nodes, &back, size, &mut hosts, &goals).await;
-        error.push_str(match stuck {
-            true => "; rolling back did not bring every host back",
-            false => "; rolled back to the previous release",
-        });
+        match stuck {
+            true => {
+                // Say why each host that did not come back did not: that is what someone fixes next.
+                let why: Vec<String> = hosts
+                    .iter()
+                    .filter(|h| h.status == "rollback_failed")
+                    .filter_map(|h| h.error.as_ref().map(|e| format!("{}: {e}", h.name)))
+                    .collect();
+                error.push_str("; rolling back did not bring every host back");
+                if !why.is_empty() {
+                    error.push_str(&format!(" ({})", why.join("; ")));
+                }
+            }
+            false => error.push_str("; rolled back to the previous release"),
+        }
         Rolled { error: Some(format!("{error}. Hosts: {}", summary(&hosts))), hosts }
     }
 
