@@ -83,5 +83,10 @@ threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, da
 # A timed wait: the handler runs within 50 ms, whatever the main thread was blocked in.
 while not stop.wait(0.05):
     pass
+# A restart must not wait on a request thread that hangs (a loaded machine, a
+# client that stalls mid-request): past 2 s, the app exits anyway.
+deadline = threading.Timer(2.0, lambda: os._exit(0))
+deadline.daemon = True
+deadline.start()
 server.shutdown()
 server.server_close()
