@@ -296,18 +296,7 @@ fn the_thread_shows_start_changelog_ticket_and_end_from_real_changelog_and_audit
     );
     let s = Served::start_with("chat-jira", true, &pipeline, &[("TEST_JIRA_TOKEN", TOKEN)]);
     let app = s.sb.path("pipelines/app");
-    let git = |args: &[&str]| {
-        let out = std::process::Command::new("git")
-            .args(args)
-            .current_dir(&app)
-            .env("GIT_AUTHOR_NAME", "Ann")
-            .env("GIT_AUTHOR_EMAIL", "ann@example.com")
-            .env("GIT_COMMITTER_NAME", "Ann")
-            .env("GIT_COMMITTER_EMAIL", "ann@example.com")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    };
+    let git = |args: &[&str]| crate::support::git(&app, args);
     std::fs::create_dir_all(&app).unwrap();
     git(&["init", "-q"]);
     git(&["commit", "-q", "--allow-empty", "-m", "First release"]);

@@ -1,8 +1,6 @@
 //! `slipway diff`: snapshots of pairs of pipelines in every format, a file
 //! against its own git history, and what invalid input and bad usage give.
 
-use std::process::Command;
-
 use crate::sandbox::Sandbox;
 use crate::support::{root, slipway, stdout};
 
@@ -49,13 +47,7 @@ fn reverb_with_a_stage_moved_and_retuned() {
 }
 
 fn git(sb: &Sandbox, args: &[&str]) {
-    let out = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"])
-        .args(args)
-        .current_dir(&sb.dir)
-        .output()
-        .expect("git runs");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    crate::support::git(&sb.dir, args);
 }
 
 #[test]

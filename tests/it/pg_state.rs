@@ -301,19 +301,7 @@ fn a_changelog_on_one_runner_starts_where_the_last_good_run_on_another_ended() {
     let shared = Sandbox::new("pg-changelog-repo");
     let repo = shared.path("repo");
     std::fs::create_dir_all(&repo).unwrap();
-    let git = |args: &[&str]| {
-        let out = std::process::Command::new("git")
-            .args(args)
-            .current_dir(&repo)
-            .env("GIT_AUTHOR_NAME", "T")
-            .env("GIT_AUTHOR_EMAIL", "t@acme.test")
-            .env("GIT_COMMITTER_NAME", "T")
-            .env("GIT_COMMITTER_EMAIL", "t@acme.test")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    };
+    let git = |args: &[&str]| crate::support::git(&repo, args);
     git(&["init", "-q", "--initial-branch=main"]);
     let shas: Vec<String> = (0..5)
         .map(|i| {

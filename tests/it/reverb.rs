@@ -9,7 +9,7 @@
 //! worker restarted -> the end marker -> chat.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -130,17 +130,7 @@ fn app_repository(dir: &Path) -> String {
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(dir.join("Gemfile"), "source 'https://rubygems.org'\ngem 'rails'\n").unwrap();
     std::fs::write(dir.join("app.rb"), "puts 'reverb'\n").unwrap();
-    let git = |args: &[&str]| {
-        let out = Command::new("git")
-            .arg("-C")
-            .arg(dir)
-            .args(["-c", "user.name=Reverb", "-c", "user.email=dev@reverb.test"])
-            .args(args)
-            .output()
-            .expect("git");
-        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    };
+    let git = |args: &[&str]| crate::support::git(dir, args);
     git(&["init", "-q", "-b", "main"]);
     git(&["add", "."]);
     git(&["commit", "-q", "-m", "The app"]);

@@ -3,7 +3,7 @@
 //! changelog resolved) is refused with `stale-plan`, naming what changed, and
 //! nothing runs.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use crate::sandbox::Sandbox;
 use crate::support::stdout;
@@ -31,14 +31,7 @@ stages:
 ";
 
 fn git(sb: &Sandbox, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main"])
-        .args(args)
-        .current_dir(sb.path("repo"))
-        .output()
-        .expect("git runs");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    crate::support::git(&sb.path("repo"), args)
 }
 
 /// A sandbox with the pipeline, a repository (`v1`, then one more commit on

@@ -32,3 +32,16 @@ pub fn yaml_files(dir: &str) -> Vec<String> {
 pub fn stem(path: &str) -> String {
     Path::new(path).file_stem().unwrap().to_string_lossy().into_owned()
 }
+
+/// `git ARGS` in `dir` as a test author, whatever the machine's git config
+/// (no identity, signing on, another default branch); its trimmed stdout.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(["-c", "user.name=Test", "-c", "user.email=test@acme.test", "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}

@@ -3,25 +3,10 @@
 //! restarts. Over `local` hosts, from a git repository, with the load
 //! balancer's `drain` and `ready` commands.
 
-use std::path::Path;
-use std::process::Command;
-
 use super::stand::{finished, show};
 use crate::sandbox::{Sandbox, events};
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@t")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@t")
-        .output()
-        .expect("git");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
+use crate::support::git;
 
 const PIPELINE: &str = r#"version: 1
 name: phases
