@@ -244,11 +244,10 @@ fn read_meta(dir: &Path) -> io::Result<RunMeta> {
     Ok(meta)
 }
 
-/// Every event of the journal in `dir`, and how many lines could not be read.
-pub fn events_dir(dir: &Path) -> io::Result<(Vec<Event>, usize)> {
-    let mut out = Vec::new();
-    let stats = each_event(dir, |_, e| out.push(e))?;
-    Ok((out, stats.unreadable))
+/// Calls `f` with every event of the journal in `dir`, as a stream (a run's
+/// whole output can be in it); returns how many lines could not be read.
+pub fn events_dir(dir: &Path, f: &mut dyn FnMut(Event)) -> io::Result<usize> {
+    Ok(each_event(dir, |_, e| f(e))?.unreadable)
 }
 
 /// What the journal in `dir` says happened, read as a stream.

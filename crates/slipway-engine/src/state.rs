@@ -95,9 +95,10 @@ pub trait State: Send + Sync {
     fn reopen(&self, meta: &RunMeta, masker: Masker, lock: &dyn HeldLock) -> io::Result<Box<dyn JournalSink>>;
     fn meta(&self, run_id: &str) -> io::Result<RunMeta>;
     fn replay(&self, run_id: &str) -> io::Result<Replay>;
-    /// Every event of a run, in order, and how many could not be read (a
-    /// report shows what the journal holds, and says how much it could not).
-    fn events(&self, run_id: &str) -> io::Result<(Vec<Event>, usize)>;
+    /// Calls `f` with every event of a run, in order; returns how many could
+    /// not be read (a report shows what the journal holds, and says how much
+    /// it could not).
+    fn events(&self, run_id: &str, f: &mut dyn FnMut(Event)) -> io::Result<usize>;
     fn list_runs(&self) -> io::Result<Vec<RunSummary>>;
     fn history(&self, pipeline: &str, environment: Option<String>, current_run: &str) -> Box<dyn History>;
     /// Whether `resume` needs to say where the state is (a folder other than the default).
@@ -194,8 +195,8 @@ impl State for FileState {
         journal::replay_dir(&Journal::runs_dir(&self.dir).join(run_id))
     }
 
-    fn events(&self, run_id: &str) -> io::Result<(Vec<Event>, usize)> {
-        journal::events_dir(&Journal::runs_dir(&self.dir).join(run_id))
+    fn events(&self, run_id: &str, f: &mut dyn FnMut(Event)) -> io::Result<usize> {
+        journal::events_dir(&Journal::runs_dir(&self.dir).join(run_id), f)
     }
 
     fn list_runs(&self) -> io::Result<Vec<RunSummary>> {

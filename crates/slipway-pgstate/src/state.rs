@@ -152,9 +152,11 @@ impl State for PgState {
         self.query(move |c| async move { runs::replay(&c, &id).await })
     }
 
-    fn events(&self, run_id: &str) -> io::Result<(Vec<Event>, usize)> {
+    fn events(&self, run_id: &str, f: &mut dyn FnMut(Event)) -> io::Result<usize> {
         let id = run_id.to_owned();
-        self.query(move |c| async move { runs::events(&c, &id).await })
+        let (events, unreadable) = self.query(move |c| async move { runs::events(&c, &id).await })?;
+        events.into_iter().for_each(f);
+        Ok(unreadable)
     }
 
     fn list_runs(&self) -> io::Result<Vec<RunSummary>> {

@@ -40,11 +40,8 @@ pub fn run(args: Args) -> i32 {
         Err(e) => return cannot(e),
     };
     let mut run = model::Run::new(Some(meta));
-    let run = match store.events(&args.run_id) {
-        Ok((events, unreadable)) => {
-            events.iter().for_each(|e| run.apply(e));
-            run.finish(unreadable)
-        }
+    let run = match store.events(&args.run_id, &mut |e| run.apply(&e)) {
+        Ok(unreadable) => run.finish(unreadable),
         Err(e) => return cannot(e),
     };
     let html = page::render(&run, &args.run_id);
