@@ -182,11 +182,8 @@ fn private_scratch_dir() -> Result<&'static std::path::Path, String> {
 
 /// Creates `dir` readable by this user only, or checks that it already is.
 fn private_dir(dir: std::path::PathBuf) -> Result<std::path::PathBuf, String> {
-    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
-    let meta = std::fs::DirBuilder::new()
-        .mode(0o700)
-        .recursive(true)
-        .create(&dir)
+    use std::os::unix::fs::MetadataExt;
+    let meta = slipway_engine::private::create_dir_all(&dir)
         .and_then(|()| std::fs::symlink_metadata(&dir))
         .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     // A folder left by someone else under this name must not receive our outputs.
